@@ -1,0 +1,222 @@
+"""Build the static report: ``index.html`` (lane summary, conformance matrix, runs) and one page
+per op (accuracy-vs-speed scatter, case table per lane), from every run file via pandas.
+
+Self-contained and offline: plotly.js is copied next to the pages, nothing loads from a CDN.
+Every string from a result is HTML-escaped (Jinja2 autoescape; chart JSON escapes ``</``).
+Pages are written to a temporary directory that replaces the previous report only when complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from tfparity import results
+
+HERE = Path(__file__).parent
+OUTCOMES = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip")
+ERROR_FLOOR = 1e-12
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    return env
+
+
+def _fmt(value, spec=".3g") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return format(value, spec)
+
+
+def _seconds(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    for unit, factor in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if value >= factor:
+            return f"{value / factor:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
+
+
+def _lane_summary(latest: pd.DataFrame, lanes: list[str], header: dict) -> list[dict]:
+    base = latest[latest.lane == "tf-cpu"].set_index("case_id")["timing.median_s"] if "timing.median_s" in latest \
+        else pd.Series(dtype=float)
+    summary = []
+    for lane in lanes:
+        rows = latest[latest.lane == lane]
+        counts = rows.outcome.value_counts().to_dict()
+        speed = ""
+        if lane != "tf-cpu" and "timing.median_s" in rows and not base.empty:
+            ratio = (base / rows.set_index("case_id")["timing.median_s"]).dropna()
+            ratio = ratio[ratio > 0]
+            if len(ratio):
+                speed = f"{math.exp(np.log(ratio).mean()):.2f}"
+        elif lane == "tf-cpu" and len(rows):
+            speed = "1.00"
+        checked = rows[rows.outcome.isin(["pass", "fail", "xfail"])]
+        worst = _fmt(_col(checked, "metrics.max_norm").max()) if len(checked) else ""
+        summary.append({"name": lane, "counts": counts, "speed": speed, "worst": worst,
+                        "status": header.get("lane_status", {}).get(lane, "")})
+    return summary
+
+
+def _cell(rows: pd.DataFrame, lane: str) -> dict:
+    counts = rows.outcome.value_counts().to_dict()
+    if not counts:
+        return {"lane": lane, "status": "skip", "text": "–", "title": "not run"}
+    checked = sum(counts.get(o, 0) for o in ("pass", "fail", "xfail", "error", "crash"))
+    for status in ("error", "crash", "fail"):
+        if counts.get(status):
+            break
+    else:
+        status = "pass" if counts.get("pass") == len(rows) else next(
+            (o for o in ("xfail", "unsupported", "skip") if counts.get(o) == len(rows)), "mixed")
+        if status == "mixed" and counts.get("pass", 0) == checked and checked:
+            status = "pass" if not counts.get("xfail") else "mixed"
+    text = f"{counts.get('pass', 0)}/{checked}" if checked else next(o for o in OUTCOMES if counts.get(o))
+    others = [f"{counts[o]} {o}" for o in ("xfail", "unsupported", "skip") if counts.get(o) and checked]
+    title = ", ".join(f"{o} {counts[o]}" for o in OUTCOMES if counts.get(o))
+    return {"lane": lane, "status": status, "text": text, "title": title, "sub": ", ".join(others)}
+
+
+def _scatter_js(rows: pd.DataFrame, lanes: list[str]) -> str:
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    fig = go.Figure()
+    timed = rows.dropna(subset=["timing.median_s"]) if "timing.median_s" in rows else rows.iloc[:0]
+    for lane in lanes:
+        part = timed[timed.lane == lane]
+        if part.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=part["timing.median_s"], y=_col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR), mode="markers",
+            name=lane, text=part.case_id + " · " + part.outcome,
+            hovertemplate="%{text}<br>median %{x:.3s}s<br>max_norm %{y:.3g}<extra>" + lane + "</extra>"))
+    fig.update_layout(xaxis={"type": "log", "title": "median latency (s)"},
+                      yaxis={"type": "log", "title": "max_norm error", "exponentformat": "power"},
+                      margin={"l": 60, "r": 20, "t": 20, "b": 50}, height=420, legend={"orientation": "v"})
+    spec = pio.to_json(fig).replace("</", "<\\/")
+    return f"(function(){{var f={spec};Plotly.newPlot('scatter',f.data,f.layout,{{responsive:true}});}})();"
+
+
+def _group_matrix(rows: pd.DataFrame, lanes: list[str]) -> list[dict]:
+    """Configuration (record ``group``) × lane: worst max_norm among checked cases, coloured by outcome."""
+    if "group" not in rows or rows["group"].isna().all():
+        return []
+    matrix = []
+    for group, part in rows.groupby("group", sort=False):
+        cells = []
+        for lane in lanes:
+            cell = _cell(part[part.lane == lane], lane)
+            checked = part[(part.lane == lane) & part.outcome.isin(["pass", "fail", "xfail"])]
+            worst = _col(checked, "metrics.max_norm").max() if len(checked) else np.nan
+            cell["text"] = _fmt(worst) if not np.isnan(worst) else cell["text"]
+            cells.append(cell)
+        matrix.append({"group": group, "cells": cells})
+    return matrix
+
+
+def _pictures(rows: pd.DataFrame, results_dir: Path, staging: Path) -> list[dict]:
+    """Copy the run's mismatch pictures next to the page; one entry per picture."""
+    if "picture" not in rows:
+        return []
+    found = []
+    for r in rows.dropna(subset=["picture"]).to_dict("records"):
+        source = (Path(results_dir) / r["picture"]).resolve()
+        if not source.is_file() or Path(results_dir).resolve() not in source.parents:
+            continue
+        target = staging / "pictures" / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+        found.append({"src": f"../pictures/{source.name}", "case_id": r["case_id"], "lane": r["lane"],
+                      "outcome": r["outcome"], "reason": r.get("reason") or ""})
+    return found
+
+
+def _op_rows(rows: pd.DataFrame) -> list[dict]:
+    out = []
+    for r in rows.to_dict("records"):
+        ops = r.get("tflite_ops")
+        out.append({
+            "case_id": r["case_id"], "outcome": r["outcome"], "reason": r.get("reason") or "",
+            "max_abs": _fmt(r.get("metrics.max_abs")), "max_rel": _fmt(r.get("metrics.max_rel")),
+            "max_norm": _fmt(r.get("metrics.max_norm")),
+            "tolerance": "" if pd.isna(r.get("tolerance.atol", np.nan)) else
+            f"{r['tolerance.atol']:.2g} / {r['tolerance.rtol']:.2g}",
+            "median": _seconds(r.get("timing.median_s")), "iqr": _seconds(r.get("timing.iqr_s")),
+            "gflops": _fmt(r.get("gflops"), ".3g"), "pct_peak": _fmt(r.get("pct_peak"), ".2g"),
+            "ops": " ".join(ops) if isinstance(ops, list) else "",
+        })
+    return out
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def build(results_dir: str | Path = "results", out: str | Path | None = None) -> Path:
+    """Render the report for every run under ``results_dir`` into ``out`` (default ``results_dir/report``)."""
+    out = Path(out) if out else Path(results_dir) / "report"
+    frame = results.load(results_dir)
+    headers = results.headers(results_dir)
+    if frame.empty or not headers:
+        raise results.ResultsError(f"no results in {results_dir}: run `python -m tfparity run` first")
+    header = max(headers, key=lambda h: h["started_utc"])
+    latest = frame[frame.run_id == header["run_id"]]
+    lanes = [lane for lane in header["lanes"] if lane in set(latest.lane)]
+    ops = list(dict.fromkeys(latest.op))
+    env = _env()
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent if out.parent.exists() else None))
+    try:
+        common = {"nav_ops": ops, "run": header}
+        matrix = [{"op": op, "cells": [_cell(latest[(latest.op == op) & (latest.lane == lane)], lane)
+                                      for lane in lanes]} for op in ops]
+        runs = [{"run_id": h["run_id"], "started_utc": h["started_utc"], "profile": h.get("profile"),
+                 "threads": h.get("threads"), "machine": f"{h['machine'].get('hostname', '')} ({h['machine']['cpu']})",
+                 "tensorflow": h["versions"].get("tensorflow", ""), "litert": h["versions"].get("ai_edge_litert", ""),
+                 "records": int((frame.run_id == h["run_id"]).sum())}
+                for h in sorted(headers, key=lambda h: h["started_utc"], reverse=True)]
+        _write(staging / "index.html", env.get_template("index.html").render(
+            title="tfparity report", root="", charts=False, lanes=_lane_summary(latest, lanes, header),
+            outcomes=OUTCOMES, matrix=matrix, runs=runs,
+            all_skipped=bool(len(latest)) and (latest.outcome == "skip").all(), **common))
+        for op in ops:
+            rows = latest[latest.op == op]
+            _write(staging / "ops" / f"{op}.html", env.get_template("op.html").render(
+                title=op, root="../", charts=True, rows=rows, floor=ERROR_FLOOR,
+                scatter_js=_scatter_js(rows, lanes), lanes=lanes, groups=_group_matrix(rows, lanes),
+                pictures=_pictures(rows, results_dir, staging),
+                by_lane=[(lane, _op_rows(rows[rows.lane == lane])) for lane in lanes], **common))
+        static = staging / "static"
+        shutil.copytree(HERE / "static", static)
+        import plotly
+
+        shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", static / "plotly.min.js")
+        _replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Swap the finished report in: the previous one stays intact until the new one is complete."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)

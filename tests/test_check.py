@@ -1,0 +1,101 @@
+"""The shared check pipeline on real lanes (and the real pytest-benchmark timer), fed cases built to
+fail: a wrong reference, a raising reference, a converter refusal. Each must end as its documented
+outcome with its evidence kept."""
+
+import numpy as np
+import pytest
+
+import reference
+from tfparity.cases import Arrays, Case, Deviation, OpSpec
+from tfparity.check import check
+from tfparity.ops import REGISTRY
+
+
+def _resize_spec(name, reference_fn, known=()):
+    def build_tf(params, consts):
+        import tensorflow as tf
+
+        return lambda x: tf.image.resize(x, params["size"], "bilinear")
+
+    return OpSpec(
+        name=name, family="resize", samples={"quick": lambda: [dict(input_shape=[1, 6, 6, 3], size=[9, 9])]},
+        make_arrays=lambda p, rng: Arrays([rng.standard_normal(p["input_shape"]).astype(np.float32)], {}),
+        tf=build_tf, reference=reference_fn, flops=lambda p: 1, label=lambda p: "in=1x6x6x3,size=9x9",
+        tflite_ops=frozenset({"RESIZE_BILINEAR"}), known=known,
+    )
+
+
+def _check(spec, lane, benchmark, tmp_path):
+    (case,) = spec.cases("quick", 0)
+    return check(case, lane, benchmark=benchmark, run_id="t", threads=1, peak_gflops=100.0,
+                 availability=(True, ""), results_dir=tmp_path)
+
+
+def _nearest(p, inputs, c):
+    return reference.resize(inputs[0], p["size"], "nearest")  # wrong on purpose: the lane runs bilinear
+
+
+def _bilinear(p, inputs, c):
+    return reference.resize(inputs[0], p["size"], "bilinear")
+
+
+DEVIATION = Deviation(frozenset({"tf-cpu"}), "documented on purpose")
+
+
+def test_a_wrong_reference_fails_with_metrics_and_a_picture(benchmark, tmp_path):
+    record = _check(_resize_spec("wrong_resize", _nearest), "tf-cpu", benchmark, tmp_path)
+    assert record["outcome"] == "fail" and "outside tolerance" in record["reason"]
+    assert record["metrics"]["max_abs"] > 0.1 and record["timing"]["rounds"] >= 5
+    picture = tmp_path / record["picture"]
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_known_deviation_is_an_xfail(benchmark, tmp_path):
+    record = _check(_resize_spec("known", _nearest, (DEVIATION,)), "tf-cpu", benchmark, tmp_path)
+    assert record["outcome"] == "xfail" and record["reason"].startswith("documented on purpose; measured")
+
+
+def test_a_known_deviation_that_stops_reproducing_fails(benchmark, tmp_path):
+    record = _check(_resize_spec("fixed", _bilinear, (DEVIATION,)), "tf-cpu", benchmark, tmp_path)
+    assert record["outcome"] == "fail" and "no longer reproduces" in record["reason"]
+
+
+def test_a_raising_reference_is_an_error_record_not_a_crash(benchmark, tmp_path):
+    def broken(p, inputs, c):
+        raise RuntimeError("reference exploded")
+
+    record = _check(_resize_spec("broken", broken), "tflite-ref", benchmark, tmp_path)
+    assert record["outcome"] == "error" and record["reason"] == "RuntimeError: reference exploded"
+    assert "Traceback" in record["traceback"]
+
+
+def test_a_converter_refusal_is_unsupported_with_one_line(benchmark):
+    case = next(c for c in REGISTRY.select("quick", 0, ops=["resize"]) if "method=bicubic,aa=0" in c.id)
+    record = check(case, "tflite-ref", benchmark=benchmark, run_id="t", threads=1, peak_gflops=1.0,
+                   availability=(True, ""))
+    assert record["outcome"] == "unsupported"
+    assert record["reason"].startswith("converter: TF op ResizeBicubic has no TFLite builtin")
+    assert "\n" not in record["reason"]
+
+
+def test_unavailable_lane_is_a_skip_with_its_reason(benchmark):
+    case = REGISTRY.select("quick", 0, ops=["relu"])[0]
+    record = check(case, "tf-gpu", benchmark=benchmark, run_id="t", threads=1, peak_gflops=1.0,
+                   availability=(False, "TensorFlow sees no GPU"))
+    assert (record["outcome"], record["reason"]) == ("skip", "TensorFlow sees no GPU")
+
+
+@pytest.mark.parametrize("lane", ["tf-cpu", "tflite-xnnpack"])
+def test_converted_ops_are_recorded_and_checked(lane, benchmark):
+    case = REGISTRY.select("quick", 0, ops=["conv2d"])[0]
+    record = check(case, lane, benchmark=benchmark, run_id="t", threads=1, peak_gflops=1.0, availability=(True, ""))
+    assert record["outcome"] == "pass"
+    if lane.startswith("tflite"):
+        assert "CONV_2D" in record["tflite_ops"]
+
+
+def test_case_release_drops_cached_arrays():
+    case = Case(REGISTRY.specs["relu"], dict(input_shape=[2, 3], scale=1.0), 0)
+    _ = case.expected
+    case.release()
+    assert "arrays" not in case.__dict__ and "expected" not in case.__dict__

@@ -1,0 +1,61 @@
+"""The command line as a user meets it: one-line errors with exit status 2, never a traceback."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tfparity(*args, cwd=ROOT):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "tfparity", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--lanes", "tf-cpu,warp-drive"], "unknown lane warp-drive"),
+    (["run", "--profile", "huge"], "invalid choice: 'huge'"),
+    (["run", "--ops", "conv3d"], "unknown op conv3d"),
+    (["run", "--threads", "0"], "expected a positive integer"),
+    (["run", "-k", "conv2d and ("], "bad -k expression"),
+    (["list", "cases", "--ops", "nope"], "unknown op nope"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    done = tfparity(*args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_results_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    done = tfparity("run", "--lanes", "numpy-ref", "-k", "relu", "--results-dir", str(blocker / "sub"))
+    assert done.returncode == 2 and "not writable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_report_on_empty_results_dir(tmp_path):
+    done = tfparity("report", "--results-dir", str(tmp_path))
+    assert done.returncode == 2 and "no results" in done.stderr
+
+
+def test_list_lanes_names_every_lane_with_its_status():
+    done = tfparity("list", "lanes")
+    assert done.returncode == 0
+    for lane in ("numpy-ref", "tf-cpu", "tf-xla", "tf-gpu", "tflite-xnnpack", "tflite-builtin", "tflite-ref",
+                 "tflite-runtime", "litert-gpu"):
+        assert lane in done.stdout
+    gpu_line = next(line for line in done.stdout.splitlines() if line.startswith("tf-gpu"))
+    assert "available" in gpu_line or "skipped:" in gpu_line
+
+
+def test_list_cases_full_profile_counts_at_least_1000():
+    done = tfparity("list", "cases", "--profile", "full")
+    assert done.returncode == 0
+    assert len(done.stdout.splitlines()) >= 1000

@@ -1,0 +1,87 @@
+"""A real run through the CLI on a quick slice (every op, every float lane), then its run file and report.
+
+This is the quick slice of suites/ that `make test` includes: two cases per op, all float lanes.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tfparity import results
+from tfparity.lanes import FLOAT_LANES
+from tfparity.ops import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TFPARITY_CACHE": str(out / "cache")}
+    done = subprocess.run([sys.executable, "-m", "tfparity", "run", "--profile", "quick", "--limit", "2",
+                           "--lanes", "float", "--results-dir", str(out)], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out
+
+
+def _lines(run_dir):
+    (path,) = results.run_files(run_dir)
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_every_line_validates_against_the_schema(run_dir):
+    validator = jsonschema.Draft202012Validator(results.schema())
+    for line in _lines(run_dir):
+        validator.validate(line)
+
+
+def test_every_op_ran_on_every_float_lane_without_error(run_dir):
+    records = _lines(run_dir)[1:]
+    assert {r["op"] for r in records} == set(REGISTRY.specs)
+    assert {r["lane"] for r in records} == set(FLOAT_LANES)
+    assert len(records) == 2 * len(REGISTRY.specs) * len(FLOAT_LANES)
+    errors = [(r["case_id"], r["lane"], r["reason"]) for r in records if r["outcome"] in ("error", "crash")]
+    assert not errors
+
+
+def test_checked_records_carry_metrics_and_timing(run_dir):
+    checked = [r for r in _lines(run_dir)[1:] if r["outcome"] in ("pass", "fail", "xfail")]
+    assert checked
+    for r in checked:
+        assert {"max_abs", "max_rel", "rmse", "cosine", "max_norm"} <= set(r["metrics"])
+        assert r["timing"]["rounds"] >= 5 and r["timing"]["median_s"] > 0
+        assert r["gflops"] > 0 and r["pct_peak"] > 0
+        if r["lane"].startswith("tflite"):
+            assert r["tflite_ops"]
+
+
+def test_unavailable_lanes_skip_with_a_reason(run_dir):
+    header = _lines(run_dir)[0]
+    for r in _lines(run_dir)[1:]:
+        if r["outcome"] == "skip":
+            assert r["reason"] and header["lane_status"][r["lane"]] == r["reason"]
+
+
+def test_loader_returns_every_record(run_dir):
+    frame = results.load(run_dir)
+    assert len(frame) == len(_lines(run_dir)) - 1
+    assert {"case_id", "lane", "outcome", "metrics.max_norm", "timing.median_s", "machine.cpu",
+            "versions.tensorflow"} <= set(frame.columns)
+
+
+def test_report_builds_with_a_page_per_op(run_dir, tmp_path):
+    from report.build import build
+
+    out = build(run_dir, tmp_path / "report")
+    index = (out / "index.html").read_text()
+    assert "Conformance matrix" in index and "tflite-xnnpack" in index
+    for op in REGISTRY.specs:
+        assert (out / "ops" / f"{op}.html").exists()
+    assert (out / "static" / "plotly.min.js").stat().st_size > 1_000_000
+    assert "cdn" not in index.lower()

@@ -1,0 +1,57 @@
+"""Error metrics and the tolerance test."""
+
+import numpy as np
+import pytest
+
+from tfparity.metrics import errors, tolerance_used
+from tfparity.tolerances import TABLE, lookup
+
+
+def test_metrics_of_a_known_difference():
+    ref = np.array([1.0, -2.0, 0.0, 4.0])
+    got = np.array([1.0, -2.5, 0.0, 4.0], np.float32)
+    m = errors(got, ref, np.abs(ref))
+    assert m["max_abs"] == 0.5
+    assert m["max_rel"] == pytest.approx(0.25)
+    assert m["rmse"] == pytest.approx(np.sqrt(0.25 / 4))
+    assert m["max_norm"] == pytest.approx(0.25)
+    assert 0.98 < m["cosine"] < 1.0
+
+
+def test_zero_reference_does_not_blow_up_relative_error():
+    m = errors(np.zeros(3), np.zeros(3), np.zeros(3))
+    assert m == {"max_abs": 0.0, "max_rel": 0.0, "rmse": 0.0, "cosine": 1.0, "max_norm": 0.0}
+
+
+def test_nonfinite_output_is_an_infinite_error():
+    m = errors(np.array([np.nan, 1.0]), np.array([1.0, 1.0]), np.ones(2))
+    assert m["max_abs"] == float("inf") and m["nonfinite"] == 1
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="shape"):
+        errors(np.zeros((2, 2)), np.zeros(4), np.zeros(4))
+
+
+def test_tolerance_used_is_the_worst_share_of_atol_plus_rtol_times_scale():
+    ref, scale = np.array([10.0, 0.0]), np.array([100.0, 1.0])
+    assert tolerance_used(ref + [0.9, 0.0], ref, scale, atol=0.0, rtol=0.01) == pytest.approx(0.9)
+    assert tolerance_used(ref + [1.1, 0.0], ref, scale, atol=0.0, rtol=0.01) == pytest.approx(1.1)
+    assert tolerance_used(ref + [0.0, 0.05], ref, scale, atol=0.05, rtol=0.0) == pytest.approx(1.0)
+    assert tolerance_used(ref, ref, scale, atol=0.0, rtol=0.0) == 0.0
+    assert tolerance_used(ref + [0.0, 1e-30], ref, scale, atol=0.0, rtol=0.0) > 1.0
+    assert tolerance_used(ref + [np.nan, 0.0], ref, scale, atol=1.0, rtol=1.0) == float("inf")
+
+
+def test_every_entry_gives_its_reason():
+    for key, tol in TABLE.items():
+        assert tol.why, key
+        assert tol.atol >= 0 and tol.rtol >= 0
+
+
+def test_lookup_prefers_the_most_specific_entry():
+    assert lookup("numpy-ref", ["conv2d", "conv"]).rtol == 0.0
+    assert lookup("tf-cpu", ["resize:lanczos3", "resize", "resize"]) is TABLE[("tf-cpu", "resize:lanczos3")]
+    assert lookup("tf-cpu", ["resize:bilinear", "resize", "resize"]) is TABLE[("tf-cpu", "resize")]
+    with pytest.raises(KeyError):
+        lookup("tf-cpu", ["nope", "nofamily"])

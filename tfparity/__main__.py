@@ -1,0 +1,5 @@
+import sys
+
+from tfparity.cli import main
+
+sys.exit(main())

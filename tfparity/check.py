@@ -1,0 +1,125 @@
+"""``check(case, lane)``: the one pipeline every suite calls (DESIGN's data flow).
+
+case → lane (prepare: build/convert, cached) → run → compare with the float64 reference →
+time → one record. Every (case, lane) ends as exactly one outcome (DESIGN §2.3); exceptions
+from our code or the lane become ``error`` records, never an aborted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from tfparity import lanes as lanes_module
+from tfparity.metrics import errors, tolerance_used
+from tfparity.timing import measure
+from tfparity.tolerances import lookup
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def base_record(case, lane: str, run_id: str) -> dict:
+    return {"type": "result", "run_id": run_id, "case_id": case.id, "op": case.op.name, "params": case.params,
+            "seed": case.seed, "lane": lane, "outcome": "error", "reason": "", "tolerance": None, "metrics": {},
+            "timing": None, "flops": case.flops, "gflops": None, "pct_peak": None, "tflite_ops": None,
+            "settings": {}, **({"group": case.op.group(case.params)} if case.op.group else {})}
+
+
+def check(case, lane: str, *, benchmark, run_id: str, threads: int, peak_gflops: float,
+          availability: tuple[bool, str], results_dir: Path | None = None) -> dict:
+    """Run ``case`` on ``lane`` and return its record (never raises for a lane or case failure).
+    With ``results_dir``, a mismatching image-shaped output is also drawn to
+    ``<results_dir>/pictures/<run_id>/`` and the record names the file (``picture``)."""
+    started = time.perf_counter()
+    record = base_record(case, lane, run_id)
+    try:
+        actual = _evaluate(record, case, lane, benchmark, threads, peak_gflops, availability)
+        if results_dir is not None and record["outcome"] in ("fail", "xfail") and _is_image(actual, case.expected):
+            record["picture"] = _draw(record, case, actual, Path(results_dir))
+    except Exception as exc:  # noqa: BLE001 - any failure of this case is recorded, the run goes on
+        record.update(outcome="error", reason=_one_line(exc), traceback=traceback.format_exc(limit=8))
+    record["duration_s"] = time.perf_counter() - started
+    return record
+
+
+def _is_image(actual, expected) -> bool:
+    return actual is not None and actual.ndim == 4 and actual.shape == expected.shape and min(actual.shape[1:3]) > 1
+
+
+def _draw(record: dict, case, actual: np.ndarray, results_dir: Path) -> str:
+    from tfparity.pictures import save_comparison
+
+    name = hashlib.sha256(f"{case.id}|{record['lane']}".encode()).hexdigest()[:16] + ".png"
+    relative = Path("pictures") / record["run_id"] / name
+    save_comparison(results_dir / relative, case.expected, actual, f"{case.id} on {record['lane']}")
+    return relative.as_posix()
+
+
+def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availability):
+    """Fill ``record``; return the lane's output (None when the case did not run)."""
+    ok, why = availability
+    if not ok:
+        record.update(outcome="skip", reason=why)
+        return None
+    refusal = case.refusal(lane_name)
+    if refusal:
+        record.update(outcome="unsupported", reason=refusal.reason)
+        return None
+    lane = lanes_module.LANES[lane_name]
+    try:
+        runnable = lane.prepare(case, threads)
+    except lanes_module.Refused as exc:
+        record.update(outcome="unsupported", reason=str(exc))
+        return None
+    record.update(tflite_ops=runnable.tflite_ops, settings=runnable.settings)
+    runnable.set_inputs(case.arrays.inputs)
+    runnable.invoke()
+    actual = runnable.output()
+
+    expected = case.expected
+    if actual.shape != expected.shape:
+        record.update(outcome="fail", reason=f"output shape {actual.shape}, reference shape {expected.shape}")
+        _apply_deviation(record, case.deviation(lane_name), passed=False)
+        return actual
+    magnitude = (case.op.magnitude(case.params, case.arrays.inputs, case.arrays.consts) if case.op.magnitude
+                 else np.abs(expected))
+    tolerance = lookup(lane_name, case.tolerance_names)
+    record["tolerance"] = tolerance.as_record(case.op.scale_name if case.op.magnitude else "|ref|")
+    record["metrics"] = errors(actual, expected, magnitude)
+    record["timing"] = timing = measure(benchmark, runnable.invoke)
+    if timing["median_s"] > 0:
+        record["gflops"] = case.flops / timing["median_s"] / 1e9
+        record["pct_peak"] = 100 * record["gflops"] / peak_gflops
+
+    missing = sorted(case.required_ops - set(runnable.tflite_ops or case.required_ops))
+    if missing:
+        record.update(outcome="fail", reason=f"converted model lacks {', '.join(missing)} "
+                                             f"(has {', '.join(runnable.tflite_ops) or 'no ops'})")
+        return actual
+    used = record["metrics"]["tol_used"] = tolerance_used(actual, expected, magnitude, tolerance.atol,
+                                                          tolerance.rtol)
+    passed = used <= 1.0
+    worst = (f"max_norm {record['metrics']['max_norm']:.3g} (max_abs {record['metrics']['max_abs']:.3g}, "
+             f"{used:.3g}x the tolerance)")
+    record.update(outcome="pass" if passed else "fail", reason="" if passed else
+                  f"outside tolerance atol={tolerance.atol:g} rtol={tolerance.rtol:g}: {worst}")
+    _apply_deviation(record, case.deviation(lane_name), passed)
+    return actual
+
+
+def _apply_deviation(record: dict, deviation, passed: bool) -> None:
+    """A known deviation is a strict xfail: it must still reproduce, or the record fails."""
+    if deviation is None:
+        return
+    if passed:
+        record.update(outcome="fail", reason=f"known deviation no longer reproduces (strict xfail): {deviation.reason}")
+    else:
+        record.update(outcome="xfail", reason=f"{deviation.reason}; measured: {record['reason']}")

@@ -1,0 +1,83 @@
+"""TF function → .tflite conversion through a content-addressed cache.
+
+The cache key is a SHA-256 of everything that determines the bytes: the case id and its
+params and seed, the conversion mode and TF's version. Converted models live in
+``$TFPARITY_CACHE`` (default ``.cache/tfparity`` in the working directory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+MODES = ("float", "fp16")
+
+
+class ConversionRefused(Exception):
+    """The converter refused the graph (e.g. an op it cannot lower to a builtin)."""
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("TFPARITY_CACHE", ".cache/tfparity"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _converter(case, mode: str):
+    import tensorflow as tf
+
+    fn = case.op.tf(case.params, case.arrays.consts)
+    signature = [tf.TensorSpec(x.shape, tf.as_dtype(x.dtype)) for x in case.arrays.inputs]
+    concrete = tf.function(fn, input_signature=signature).get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    if mode == "fp16":  # float16 weights, float32 activations
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    return converter
+
+
+def cache_key(case, mode: str) -> str:
+    import tensorflow as tf
+
+    blob = json.dumps({"case": case.id, "params": case.params, "seed": case.seed, "mode": mode,
+                       "tf": tf.__version__}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def convert(case, mode: str) -> bytes:
+    """The case's graph as a .tflite flatbuffer (cached). Raises ConversionRefused on refusal."""
+    if mode not in MODES:
+        raise ValueError(f"unknown conversion mode {mode!r}")
+    path = cache_dir() / f"{cache_key(case, mode)}.tflite"
+    if path.exists():
+        return path.read_bytes()
+    from tensorflow.lite.python.convert_phase import ConverterError
+
+    try:
+        model = _converter(case, mode).convert()
+    except ConverterError as exc:
+        raise ConversionRefused(first_line(exc)) from None
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(model)
+    tmp.replace(path)
+    return model
+
+
+_NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+
+
+def first_line(exc: BaseException) -> str:
+    """One informative line from a converter message (they run to pages). A TF op with no TFLite
+    builtin is named, with why it cannot run: SELECT_TF_OPS would need the Flex delegate, which the
+    pip LiteRT runtime does not ship."""
+    missing = sorted(set(_NOT_BUILTIN.findall(str(exc))))
+    if missing:
+        return (f"TF op {', '.join(missing)} has no TFLite builtin (needs SELECT_TF_OPS; "
+                "the pip LiteRT runtime has no Flex delegate)")
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if "error:" in ln.lower() or "not supported" in ln.lower()]
+    text = (useful or lines or [type(exc).__name__])[0]
+    return text if len(text) <= 300 else text[:297] + "..."

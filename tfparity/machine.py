@@ -1,0 +1,79 @@
+"""What a run ran on: CPU, cores, memory, GPU, package versions, git commit."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+
+PACKAGES = ("numpy", "ai-edge-litert", "tflite-runtime", "tflite", "pandas", "pytest", "pytest-benchmark")
+TENSORFLOW_DISTS = ("tensorflow", "tensorflow-cpu")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
+def _gpu() -> str | None:
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.splitlines()[0] if out else None
+
+
+def machine() -> dict:
+    return {"cpu": _cpu_model(), "arch": platform.machine(), "cores": os.cpu_count() or 1,
+            "memory_gb": _memory_gb(), "gpu": _gpu(), "hostname": platform.node()}
+
+
+def versions() -> dict:
+    found = {"python": platform.python_version()}
+    for dist in TENSORFLOW_DISTS:
+        try:
+            found.update(tensorflow=metadata.version(dist), tensorflow_dist=dist)
+        except metadata.PackageNotFoundError:
+            continue
+    for name in PACKAGES:
+        try:
+            found[name.replace("-", "_")] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def git_commit() -> str | None:
+    """HEAD of the checkout tfparity runs from, ``-dirty`` if tracked files changed; None outside git."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                              cwd=os.path.dirname(os.path.abspath(__file__)))
+
+    try:
+        head = git("rev-parse", "--verify", "-q", "HEAD")
+        if head.returncode:
+            return None
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+

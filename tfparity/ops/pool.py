@@ -1,0 +1,96 @@
+"""max_pool2d and avg_pool2d entries. FLOPs: one op per window tap per output element."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import reference
+from reference.windows import output_size
+from reference.windows import pads as padding_amounts
+from tfparity.cases import Arrays, OpSpec
+from tfparity.ops.common import CHANNELS, SPATIAL, dims, normal, pick, sample
+
+
+def _arrays(params, rng) -> Arrays:
+    return Arrays([normal(rng, params["input_shape"])], {})
+
+
+def _label(params) -> str:
+    return (f"in={dims(params['input_shape'])},k={params['ksize']},s={params['strides']},"
+            f"pad={params['padding']}")
+
+
+def _out_hw(params) -> tuple[int, int]:
+    n, h, w, _ = params["input_shape"]
+    k, s = params["ksize"], params["strides"]
+    (t, b), (l, r) = padding_amounts(params["padding"], (h, w), (k, k), s)
+    return output_size(h, k, s, 1, t, b), output_size(w, k, s, 1, l, r)
+
+
+def _flops(params) -> int:
+    oh, ow = _out_hw(params)
+    n, _, _, c = params["input_shape"]
+    return n * oh * ow * c * params["ksize"] ** 2
+
+
+def _draw(rng, max_flops, sizes=SPATIAL, channels=CHANNELS) -> dict | None:
+    h = pick(rng, sizes)
+    w = h if rng.random() < 0.7 else pick(rng, sizes)
+    k = int(rng.integers(1, 8))
+    params = dict(input_shape=[pick(rng, (1, 1, 2, 4)), h, w, pick(rng, channels)], ksize=k,
+                  strides=int(rng.integers(1, 4)), padding=pick(rng, ("SAME", "VALID")))
+    if params["padding"] == "VALID" and k > min(h, w):
+        return None
+    return params if _flops(params) <= max_flops else None
+
+
+_CORNERS = [
+    dict(input_shape=[1, 8, 8, 3], ksize=2, strides=2, padding="VALID"),
+    dict(input_shape=[1, 9, 9, 4], ksize=3, strides=2, padding="SAME"),
+    dict(input_shape=[1, 7, 7, 2], ksize=3, strides=1, padding="SAME"),
+    dict(input_shape=[2, 10, 11, 3], ksize=4, strides=3, padding="SAME"),
+    dict(input_shape=[1, 5, 5, 1], ksize=5, strides=1, padding="VALID"),
+    dict(input_shape=[1, 3, 3, 8], ksize=7, strides=1, padding="SAME"),
+    dict(input_shape=[1, 1, 1, 16], ksize=1, strides=1, padding="VALID"),
+    dict(input_shape=[1, 14, 14, 32], ksize=2, strides=2, padding="SAME"),
+]
+
+
+def _grid(seed):
+    small = dict(sizes=SPATIAL[:9], channels=CHANNELS[:6])
+    return {
+        "quick": lambda: _CORNERS + sample(seed, 10, lambda rng: _draw(rng, 1e6, **small)),
+        "full": lambda: _CORNERS + sample(seed + 1, 160, lambda rng: _draw(rng, 2e8)),
+    }
+
+
+def _pool_tf(name):
+    def build(params, consts):
+        import tensorflow as tf
+
+        fn = getattr(tf.nn, name)
+        return lambda x: fn(x, params["ksize"], params["strides"], params["padding"])
+
+    return build
+
+
+def _ref(name):
+    return lambda params, inputs, consts: getattr(reference, name)(
+        inputs[0], params["ksize"], params["strides"], params["padding"])
+
+
+MAX_POOL2D = OpSpec(
+    name="max_pool2d", family="pool", samples=_grid(30), make_arrays=_arrays,
+    tf=_pool_tf("max_pool2d"), reference=_ref("max_pool2d"),
+    flops=_flops, label=_label, tflite_ops=frozenset({"MAX_POOL_2D"}),
+)
+
+AVG_POOL2D = OpSpec(
+    name="avg_pool2d", family="pool", samples=_grid(31), make_arrays=_arrays,
+    tf=_pool_tf("avg_pool2d"), reference=_ref("avg_pool2d"),
+    magnitude=lambda params, inputs, consts: _ref("avg_pool2d")(params, [np.abs(inputs[0])], consts),
+    scale_name="avg|x|",
+    flops=_flops, label=_label, tflite_ops=frozenset({"AVERAGE_POOL_2D"}),
+)
+
+SPECS = (MAX_POOL2D, AVG_POOL2D)

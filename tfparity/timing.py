@@ -1,0 +1,49 @@
+"""Timing of the compute call with pytest-benchmark, and the machine's float32 peak.
+
+pytest-benchmark warms up, calibrates iterations per round against the timer's resolution,
+then runs rounds until ``--benchmark-max-time`` (at least ``--benchmark-min-rounds``). Inputs are
+set before timing; only ``Runnable.invoke`` is timed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+# Profile → pytest-benchmark settings (option dests), applied unless given on the command line.
+# Quick keeps each (case, lane) near 0.1 s: warm-up and measurement each stop at max_time.
+BENCHMARK_SETTINGS = {
+    "quick": {"benchmark_min_rounds": 5, "benchmark_max_time": 0.03, "benchmark_warmup": True,
+              "benchmark_warmup_iterations": 20},
+    "full": {"benchmark_min_rounds": 10, "benchmark_max_time": 0.25, "benchmark_warmup": True,
+             "benchmark_warmup_iterations": 100},
+}
+
+
+def measure(benchmark, invoke) -> dict:
+    """Time ``invoke`` with the pytest-benchmark fixture; seconds per call."""
+    benchmark(invoke)
+    stats = benchmark.stats.stats
+    return {
+        "median_s": stats.median,
+        "iqr_s": stats.iqr,
+        "min_s": stats.min,
+        "rounds": stats.rounds,
+        "iterations": benchmark.stats.iterations,
+        "unit": "s",
+        "samples": [float(v) for v in stats.data],
+    }
+
+
+def peak_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """Float32 peak estimate: best of ``repeats`` numpy sgemm ``n×n @ n×n`` (2n³ FLOPs each)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    a @ b  # warm-up: threads, caches
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9

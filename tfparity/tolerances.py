@@ -1,0 +1,76 @@
+"""The one tolerance table: per lane and op, ``|y - r| <= atol + rtol * m``.
+
+``m`` is the op's error scale: ``Σ|x||w|`` for linear ops (conv family, avg pool), ``max|x|`` for
+resize, ``|r|`` otherwise. Keys are (lane, name) where name is ``op:variant`` (e.g.
+``resize:lanczos3``), ``op`` or the op's family; lookup goes from most to least specific lane and
+name, ``*`` matching any lane. ``U`` is the float32 unit roundoff 2^-24.
+
+Each entry quotes the worst error measured on TF 2.21 + LiteRT 2.3, x86-64, over the full profile
+(1,347 float op cases on tf-cpu, tf-xla, tflite-xnnpack, tflite-builtin, tflite-ref; resize: 658
+cases). A larger error is a finding (a strict xfail with its reason in the registry), never a
+reason to widen an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    atol: float
+    rtol: float
+    why: str
+
+    def as_record(self, scale: str) -> dict:
+        return {"atol": self.atol, "rtol": self.rtol, "scale": scale}
+
+
+U = 2.0**-24
+EXACT = Tolerance(0.0, 0.0, "exact: the op selects or clamps float32 values")
+TINY = 2.0**-36  # absolute floor for outputs in [0, 1] far below their largest value
+TINY_WHY = ("atol 2^-36 (1.5e-11): outputs below 1e-6 of the largest carry absolute, not relative, error: "
+            "measured <= 1.05e-12 on every lane")
+XNNPACK_LANES = ("tflite-xnnpack", "tflite-fp16", "tflite-runtime")
+
+TABLE: dict[tuple[str, str], Tolerance] = {
+    ("*", "conv"): Tolerance(0.0, 16 * U, "float32 accumulation; measured max_norm 3.82e-7 (6.4U) with up to "
+                                          "12,544 taps per output (sequential worst case n·U is far looser)"),
+    ("tflite-fp16", "conv"): Tolerance(0.0, 2.0**-11 + 16 * U, "float16 weights round by at most 2^-11 relative, "
+                                                               "so |Σx·Δw| <= 2^-11 Σ|x||w|; measured 4.58e-4"),
+    ("*", "avg_pool2d"): Tolerance(0.0, 8 * U, "float32 sum of <= 49 taps and a division; measured 2.60e-7 (4.4U)"),
+    ("*", "max_pool2d"): EXACT,
+    ("*", "relu"): EXACT,
+    ("*", "relu6"): EXACT,
+    ("*", "activation"): Tolerance(TINY, 16 * U, "vectorized expf / rational tanhf approximations; measured "
+                                                 "4.90e-7 (8.2U, sigmoid on tf-cpu), tanh 3.38e-7; " + TINY_WHY),
+    ("tflite-ref", "sigmoid"): Tolerance(2.0**-23, 16 * U, "the reference LOGISTIC kernel's error is absolute, "
+                                                           "about 1 ulp of 1.0: measured 8.8e-8 abs on outputs near "
+                                                           "1e-8 (relative 1.2e-4)"),
+    ("*", "softmax"): Tolerance(TINY, 32 * U, "expf, a float32 sum of up to 1,000 terms and a division; measured "
+                                              "1.11e-6 (18.6U, tflite-ref); " + TINY_WHY),
+    ("*", "resize"): Tolerance(0.0, 16 * U, "same coordinates, other float32 evaluation order: TFLite's reference "
+                                            "bilinear uses the 4-product form, XLA its own lowering; measured "
+                                            "3.2e-7 (tflite-builtin), 2.2e-7 (tf-xla, where it is right) of max|x|"),
+    ("*", "resize:nearest"): EXACT,
+    ("tf-cpu", "resize"): Tolerance(0.0, 0.0, "the reference emulates TF's CPU kernels bit for bit"),
+    ("tf-cpu", "resize:lanczos3"): Tolerance(0.0, 2e-6, "sinf: numpy and libm may differ by an ulp; measured 2.9e-7"),
+    ("tf-cpu", "resize:lanczos5"): Tolerance(0.0, 2e-6, "sinf: numpy and libm may differ by an ulp; measured 3.0e-7"),
+    ("tf-cpu", "resize:gaussian"): Tolerance(0.0, 2e-6, "exp in double then rounded: measured exact"),
+    ("tf-gpu", "resize"): Tolerance(0.0, 8 * U, "not measured here (no GPU): TF's CUDA kernels use the CPU formulas; "
+                                                "8U allows the compiler's fused multiply-adds in the lerps"),
+    **{(lane, "resize:bilinear"): Tolerance(0.0, 6e-5, "XNNPACK computes v = i*s + (0.5*s - 0.5): the coordinate "
+                                                       "moves by up to 2 ulp of the input size (<= 3e-5 px for "
+                                                       "inputs <= 256 px), the value by up to 2*max|x|*dv; measured "
+                                                       "3.1e-6") for lane in XNNPACK_LANES},
+    ("numpy-ref", "*"): Tolerance(0.0, 0.0, "the reference compared with itself"),
+}
+
+
+def lookup(lane: str, names: list[str]) -> Tolerance:
+    """The entry for ``lane`` and the first of ``names`` (most specific first) that has one."""
+    for who in (lane, "*"):
+        for name in (*names, "*"):
+            if (who, name) in TABLE:
+                return TABLE[(who, name)]
+    raise KeyError(f"no tolerance for lane {lane!r}, op {names[0]!r}")
