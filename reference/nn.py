@@ -20,13 +20,19 @@ def _check_rank4(name: str, x: np.ndarray) -> None:
         raise ValueError(f"{name} must be rank 4 (NHWC / HWIO), got shape {x.shape}")
 
 
-def conv2d(x, filters, strides=1, padding="VALID", dilations=1) -> np.ndarray:
-    """``y[n,h,w,o] = Σ_{i,j,c} xp[n, h*sh + i*dh, w*sw + j*dw, c] * f[i,j,c,o]`` (filters HWIO,
-    ``xp`` zero-padded as ``tf.nn.conv2d`` pads)."""
+def _conv_operands(x, filters) -> tuple[np.ndarray, np.ndarray]:
+    """float64 NHWC input and ``[kh, kw, C, *]`` filters whose input channels agree."""
     x, f = _as64(x), _as64(filters)
     _check_rank4("x", x), _check_rank4("filters", f)
     if x.shape[3] != f.shape[2]:
         raise ValueError(f"input has {x.shape[3]} channels but filters expect {f.shape[2]}")
+    return x, f
+
+
+def conv2d(x, filters, strides=1, padding="VALID", dilations=1) -> np.ndarray:
+    """``y[n,h,w,o] = Σ_{i,j,c} xp[n, h*sh + i*dh, w*sw + j*dw, c] * f[i,j,c,o]`` (filters HWIO,
+    ``xp`` zero-padded as ``tf.nn.conv2d`` pads)."""
+    x, f = _conv_operands(x, filters)
     win = windows(x, f.shape[:2], strides, dilations, padding)
     out = np.zeros(win.shape[:3] + (f.shape[3],))
     for i in range(f.shape[0]):
@@ -37,10 +43,7 @@ def conv2d(x, filters, strides=1, padding="VALID", dilations=1) -> np.ndarray:
 
 def depthwise_conv2d(x, filters, strides=1, padding="VALID", dilations=1) -> np.ndarray:
     """``y[n,h,w,c*M+m] = Σ_{i,j} xp[n, h*sh + i*dh, w*sw + j*dw, c] * f[i,j,c,m]`` (filters ``[kh,kw,C,M]``)."""
-    x, f = _as64(x), _as64(filters)
-    _check_rank4("x", x), _check_rank4("filters", f)
-    if x.shape[3] != f.shape[2]:
-        raise ValueError(f"input has {x.shape[3]} channels but filters expect {f.shape[2]}")
+    x, f = _conv_operands(x, filters)
     win = windows(x, f.shape[:2], strides, dilations, padding)
     out = np.zeros(win.shape[:4] + (f.shape[3],))
     for i in range(f.shape[0]):

@@ -101,9 +101,8 @@ def _area_plan(n_in, n_out, align_corners):
     cf = cell.astype(F32)
     overlap = np.where(cf < lo[:, None], np.where(cf + 1 > hi[:, None], s, cf + 1 - lo[:, None]),
                        np.where(cf + 1 > hi[:, None], hi[:, None] - cf, F32(1)))
-    count = (end - start)[:, None]
     weight = np.where(cell < end[:, None], overlap, F32(0)).astype(F32)
-    return np.clip(np.minimum(cell, end[:, None] - 1), 0, n_in - 1), weight, count, s
+    return np.clip(np.minimum(cell, end[:, None] - 1), 0, n_in - 1), weight
 
 
 _PI = F32(3.14159265359)
@@ -198,32 +197,31 @@ def _bilinear(x, size, align_corners, half_pixel):
     return top + (bottom - top) * ly[None, :, None, None]
 
 
-def _bicubic(x, size, align_corners, half_pixel):
-    """Rows (y) first for each needed column, then columns (x): TF's cached-column order."""
+def _separable(x, size, plan, y_first=True):
+    """Two tap-by-tap float32 passes with ``plan(n_in, n_out) -> (index, weight)`` per axis."""
     x = x.astype(F32)
     (h, w), (oh, ow) = x.shape[1:3], size
-    ry, wy = _bicubic_plan(h, oh, align_corners, half_pixel)
-    rx, wx = _bicubic_plan(w, ow, align_corners, half_pixel)
-    return _accumulate(_accumulate(x, 1, ry, wy), 2, rx, wx)
+    (ry, wy), (rx, wx) = plan(h, oh), plan(w, ow)
+    if y_first:
+        return _accumulate(_accumulate(x, 1, ry, wy), 2, rx, wx)
+    return _accumulate(_accumulate(x, 2, rx, wx), 1, ry, wy)
+
+
+def _bicubic(x, size, align_corners, half_pixel):
+    """Rows (y) first for each needed column, then columns (x): TF's cached-column order."""
+    return _separable(x, size, lambda n, m: _bicubic_plan(n, m, align_corners, half_pixel))
 
 
 def _area(x, size, align_corners):
     """Columns (x) first within each input row, then rows (y), then ``* f32(1 / (sy * sx))``."""
-    x = x.astype(F32)
     (h, w), (oh, ow) = x.shape[1:3], size
-    ry, wy, _, sy = _area_plan(h, oh, align_corners)
-    rx, wx, _, sx = _area_plan(w, ow, align_corners)
-    scale = F32(1.0 / float(sy * sx))
-    return _accumulate(_accumulate(x, 2, rx, wx), 1, ry, wy) * scale
+    scale = F32(1.0 / float(_scale(h, oh, align_corners) * _scale(w, ow, align_corners)))
+    return _separable(x, size, lambda n, m: _area_plan(n, m, align_corners), y_first=False) * scale
 
 
 def _scale_and_translate(x, size, kernel_name, antialias):
     """Rows (y) into a float32 buffer, then columns (x): ScaleAndTranslate's GatherRows/GatherColumns."""
-    x = x.astype(F32)
-    (h, w), (oh, ow) = x.shape[1:3], size
-    ry, wy = _span_plan(h, oh, kernel_name, antialias)
-    rx, wx = _span_plan(w, ow, kernel_name, antialias)
-    return _accumulate(_accumulate(x, 1, ry, wy), 2, rx, wx)
+    return _separable(x, size, lambda n, m: _span_plan(n, m, kernel_name, antialias))
 
 
 def _batched(images, size, fn):

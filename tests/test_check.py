@@ -60,27 +60,27 @@ def test_a_known_deviation_that_stops_reproducing_fails(benchmark, tmp_path):
     assert record["outcome"] == "fail" and "no longer reproduces" in record["reason"]
 
 
-def test_a_raising_reference_is_an_error_record_not_a_crash(benchmark, tmp_path):
+def test_a_raising_reference_is_an_error_record_not_a_crash(tmp_path):
     def broken(p, inputs, c):
         raise RuntimeError("reference exploded")
 
-    record = _check(_resize_spec("broken", broken), "tflite-ref", benchmark, tmp_path)
+    record = _check(_resize_spec("broken", broken), "tflite-ref", None, tmp_path)
     assert record["outcome"] == "error" and record["reason"] == "RuntimeError: reference exploded"
     assert "Traceback" in record["traceback"]
 
 
-def test_a_converter_refusal_is_unsupported_with_one_line(benchmark):
+def test_a_converter_refusal_is_unsupported_with_one_line():
     case = next(c for c in REGISTRY.select("quick", 0, ops=["resize"]) if "method=bicubic,aa=0" in c.id)
-    record = check(case, "tflite-ref", benchmark=benchmark, run_id="t", threads=1, peak_gflops=1.0,
+    record = check(case, "tflite-ref", benchmark=None, run_id="t", threads=1, peak_gflops=1.0,
                    availability=(True, ""))
     assert record["outcome"] == "unsupported"
     assert record["reason"].startswith("converter: TF op ResizeBicubic has no TFLite builtin")
     assert "\n" not in record["reason"]
 
 
-def test_unavailable_lane_is_a_skip_with_its_reason(benchmark):
+def test_unavailable_lane_is_a_skip_with_its_reason():
     case = REGISTRY.select("quick", 0, ops=["relu"])[0]
-    record = check(case, "tf-gpu", benchmark=benchmark, run_id="t", threads=1, peak_gflops=1.0,
+    record = check(case, "tf-gpu", benchmark=None, run_id="t", threads=1, peak_gflops=1.0,
                    availability=(False, "TensorFlow sees no GPU"))
     assert (record["outcome"], record["reason"]) == ("skip", "TensorFlow sees no GPU")
 

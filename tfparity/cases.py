@@ -31,18 +31,6 @@ class Deviation:
 
 
 @dataclass(frozen=True)
-class Unsupported:
-    """A refusal known before trying (e.g. an op XLA cannot compile): ``unsupported`` with ``reason``."""
-
-    lanes: frozenset[str]
-    reason: str
-    when: Callable[[dict], bool] = lambda params: True
-
-    def applies(self, lane: str, params: dict) -> bool:
-        return lane in self.lanes and bool(self.when(params))
-
-
-@dataclass(frozen=True)
 class Arrays:
     """Seeded data of a case: runtime ``inputs`` (fed to every lane) and ``consts`` (baked weights)."""
 
@@ -72,7 +60,6 @@ class OpSpec:
     tflite_ops: frozenset[str] | Callable[[dict], frozenset[str]]
     magnitude: Callable[[dict, list, dict], np.ndarray] | None = None
     known: tuple[Deviation, ...] = ()
-    unsupported: tuple[Unsupported, ...] = ()
     variant: Callable[[dict], str] | None = None  # finer tolerance key, e.g. the resize method
     scale_name: str = "sum|x||w|"  # what ``magnitude`` computes, for the record
     group: Callable[[dict], str] | None = None  # configuration label the report tabulates, e.g. "bilinear aa=1"
@@ -128,9 +115,6 @@ class Case:
 
     def deviation(self, lane: str) -> Deviation | None:
         return next((d for d in self.op.known if d.applies(lane, self.params)), None)
-
-    def refusal(self, lane: str) -> Unsupported | None:
-        return next((u for u in self.op.unsupported if u.applies(lane, self.params)), None)
 
 
 # pytest's keyword grammar has no "=" or "," in names; case ids have both, so both sides map them.

@@ -69,10 +69,6 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
     if not ok:
         record.update(outcome="skip", reason=why)
         return None
-    refusal = case.refusal(lane_name)
-    if refusal:
-        record.update(outcome="unsupported", reason=refusal.reason)
-        return None
     lane = lanes_module.LANES[lane_name]
     try:
         runnable = lane.prepare(case, threads)
