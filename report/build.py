@@ -158,6 +158,9 @@ def _op_rows(rows: pd.DataFrame) -> list[dict]:
             "median": _seconds(r.get("timing.median_s")), "iqr": _seconds(r.get("timing.iqr_s")),
             "gflops": _fmt(r.get("gflops"), ".3g"), "pct_peak": _fmt(r.get("pct_peak"), ".2g"),
             "ops": " ".join(ops) if isinstance(ops, list) else "",
+            "lsb": " / ".join(_fmt(r.get(f"metrics.{k}"), ".2g") for k in ("max_lsb_vs_float", "max_lsb_vs_exact",
+                                                                          "rmse_over_scale"))
+            if not pd.isna(r.get("metrics.max_lsb_vs_float", np.nan)) else "",
         })
     return out
 

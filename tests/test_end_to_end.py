@@ -13,21 +13,44 @@ import jsonschema
 import pytest
 
 from tfparity import results
-from tfparity.lanes import FLOAT_LANES
+from tfparity.lanes import FLOAT_LANES, QUANT_LANES
 from tfparity.ops import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
+def _run(out, *args):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TFPARITY_CACHE": str(out / "cache")}
-    done = subprocess.run([sys.executable, "-m", "tfparity", "run", "--profile", "quick", "--limit", "2",
-                           "--lanes", "float", "--results-dir", str(out)], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=1200)
+    done = subprocess.run([sys.executable, "-m", "tfparity", "run", "--profile", "quick", "--results-dir", str(out),
+                           *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("results"), "--limit", "2", "--lanes", "float")
+
+
+QUANT_OPS = "conv2d,depthwise_conv2d,max_pool2d,avg_pool2d,softmax,relu,relu6"  # ops reference.tflite covers in int8
+
+
+@pytest.fixture(scope="module")
+def quant_dir(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("quant"), "--limit", "2", "--lanes", "quant", "--ops", QUANT_OPS)
+
+
+def test_quantized_lanes_are_judged_in_lsbs(quant_dir):
+    records = _lines(quant_dir)[1:]
+    assert {r["lane"] for r in records} == set(QUANT_LANES)
+    validator = jsonschema.Draft202012Validator(results.schema())
+    for r in records:
+        validator.validate(r)
+        assert r["outcome"] in ("pass", "xfail"), (r["case_id"], r["lane"], r["reason"])
+        if r["lane"].startswith("tflite-int8") and r["outcome"] == "pass":
+            assert r["metrics"]["max_lsb_vs_exact"] <= (0 if r["lane"] == "tflite-int8-ref" else 1)
+            assert r["metrics"]["rmse_over_scale"] >= 0 and "snr_db" in r["metrics"]
+            assert r["settings"]["calibration_samples"] > 0
 
 
 def _lines(run_dir):

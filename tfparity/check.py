@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tfparity import lanes as lanes_module
+from tfparity import quant
 from tfparity.metrics import errors, tolerance_used
 from tfparity.timing import measure
 from tfparity.tolerances import lookup
@@ -81,6 +82,13 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
     actual = runnable.output()
 
     expected = case.expected
+    if actual.shape == expected.shape and runnable.output_quant is not None:
+        actual = quant.judge(record, case, lane_name, runnable)
+        _time(record, case, runnable, benchmark, peak_gflops)
+        _check_ops(record, case, runnable)
+        if record["outcome"] != "error":
+            _apply_deviation(record, case.deviation(lane_name), record["outcome"] == "pass")
+        return actual
     if actual.shape != expected.shape:
         record.update(outcome="fail", reason=f"output shape {actual.shape}, reference shape {expected.shape}")
         _apply_deviation(record, case.deviation(lane_name), passed=False)
@@ -90,15 +98,8 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
     tolerance = lookup(lane_name, case.tolerance_names)
     record["tolerance"] = tolerance.as_record(case.op.scale_name if case.op.magnitude else "|ref|")
     record["metrics"] = errors(actual, expected, magnitude)
-    record["timing"] = timing = measure(benchmark, runnable.invoke)
-    if timing["median_s"] > 0:
-        record["gflops"] = case.flops / timing["median_s"] / 1e9
-        record["pct_peak"] = 100 * record["gflops"] / peak_gflops
-
-    missing = sorted(case.required_ops - set(runnable.tflite_ops or case.required_ops))
-    if missing:
-        record.update(outcome="fail", reason=f"converted model lacks {', '.join(missing)} "
-                                             f"(has {', '.join(runnable.tflite_ops) or 'no ops'})")
+    _time(record, case, runnable, benchmark, peak_gflops)
+    if _check_ops(record, case, runnable):
         return actual
     used = record["metrics"]["tol_used"] = tolerance_used(actual, expected, magnitude, tolerance.atol,
                                                           tolerance.rtol)
@@ -109,6 +110,22 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
                   f"outside tolerance atol={tolerance.atol:g} rtol={tolerance.rtol:g}: {worst}")
     _apply_deviation(record, case.deviation(lane_name), passed)
     return actual
+
+
+def _time(record, case, runnable, benchmark, peak_gflops) -> None:
+    record["timing"] = timing = measure(benchmark, runnable.invoke)
+    if timing["median_s"] > 0:
+        record["gflops"] = case.flops / timing["median_s"] / 1e9
+        record["pct_peak"] = 100 * record["gflops"] / peak_gflops
+
+
+def _check_ops(record, case, runnable) -> bool:
+    """A converted model must hold the op under test (no decomposition, no Flex op): else ``fail``."""
+    missing = sorted(case.required_ops - set(runnable.tflite_ops or case.required_ops))
+    if missing:
+        record.update(outcome="fail", reason=f"converted model lacks {', '.join(missing)} "
+                                             f"(has {', '.join(runnable.tflite_ops) or 'no ops'})")
+    return bool(missing)
 
 
 def _apply_deviation(record: dict, deviation, passed: bool) -> None:

@@ -13,7 +13,10 @@ import os
 import re
 from pathlib import Path
 
-MODES = ("float", "fp16")
+import numpy as np
+
+MODES = ("float", "fp16", "dynamic", "int8")
+CALIBRATION_SAMPLES = 16
 
 
 class ConversionRefused(Exception):
@@ -33,17 +36,29 @@ def _converter(case, mode: str):
     signature = [tf.TensorSpec(x.shape, tf.as_dtype(x.dtype)) for x in case.arrays.inputs]
     concrete = tf.function(fn, input_signature=signature).get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
-    if mode == "fp16":  # float16 weights, float32 activations
+    if mode != "float":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "fp16":  # float16 weights, float32 activations
         converter.target_spec.supported_types = [tf.float16]
-    return converter
+    elif mode == "int8":  # full integer: per-channel int8 weights, int8 activations and model inputs/outputs
+        samples = calibration_data(case)
+        converter.representative_dataset = lambda: iter(samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter  # "dynamic": int8 weights, float activations quantized on the fly by the kernels
+
+
+def calibration_data(case, count: int = CALIBRATION_SAMPLES) -> list[list[np.ndarray]]:
+    """Representative inputs from the case's own distribution, seeded by the case (count recorded)."""
+    rng = np.random.default_rng(case.seed + 1)
+    return [case.op.make_arrays(case.params, rng).inputs for _ in range(count)]
 
 
 def cache_key(case, mode: str) -> str:
     import tensorflow as tf
 
     blob = json.dumps({"case": case.id, "params": case.params, "seed": case.seed, "mode": mode,
-                       "tf": tf.__version__}, sort_keys=True)
+                       "calibration": CALIBRATION_SAMPLES, "tf": tf.__version__}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 

@@ -16,18 +16,42 @@ from functools import cache
 
 import numpy as np
 
-from tfparity.convert import ConversionRefused, convert
+from reference.tflite.fixedpoint import round_half_away
+from tfparity.convert import CALIBRATION_SAMPLES, ConversionRefused, convert
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """An integer tensor's affine mapping ``real = (q - zero_point) * scale``."""
+
+    scale: float
+    zero_point: int
+    dtype: type
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """``clip(round_half_away(x / scale) + zp)``, as TFLite's QUANTIZE rounds."""
+        info = np.iinfo(self.dtype)
+        q = round_half_away(np.asarray(x, np.float32) / np.float32(self.scale)) + self.zero_point
+        return np.clip(q, info.min, info.max).astype(self.dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        return (np.asarray(q, np.int64) - self.zero_point) * np.float64(self.scale)
 
 
 @dataclass
 class Runnable:
-    """A prepared (built or converted) case on one lane."""
+    """A prepared (built or converted) case on one lane. Integer models also give their model bytes,
+    the quantization of inputs and output, and the raw integer output."""
 
     set_inputs: Callable[[list[np.ndarray]], None]
     invoke: Callable[[], None]
     output: Callable[[], np.ndarray]
     tflite_ops: list[str] | None = None
     settings: dict = field(default_factory=dict)
+    model: bytes | None = None
+    input_quant: list[Quantization] | None = None
+    output_quant: Quantization | None = None
+    raw_output: Callable[[], np.ndarray] | None = None
 
 
 class Refused(Exception):
@@ -37,7 +61,7 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Lane:
     name: str
-    kind: str  # "reference" or "float"
+    kind: str  # "reference", "float" or "quant"
     doc: str
 
     def available(self) -> tuple[bool, str]:
@@ -207,13 +231,29 @@ class TfliteLane(Lane):
         except (RuntimeError, ValueError) as exc:
             raise Refused(f"interpreter: {str(exc).strip().splitlines()[0][:300]}") from None
         ins, outs = it.get_input_details(), it.get_output_details()
+        settings = {"mode": self.mode, "resolver": RESOLVERS[self.resolver], "threads": threads}
+        quant = [_quantization(d) for d in ins], _quantization(outs[0])
+        if quant[1] is None:  # float model
+            return Runnable(
+                set_inputs=lambda inputs: [it.set_tensor(d["index"], x) for d, x in zip(ins, inputs)],
+                invoke=it.invoke, output=lambda: it.get_tensor(outs[0]["index"]),
+                tflite_ops=model_ops(model), settings=settings)
+        raw = lambda: it.get_tensor(outs[0]["index"])  # noqa: E731
+
+        def set_inputs(inputs):
+            for detail, q, x in zip(ins, quant[0], inputs):
+                it.set_tensor(detail["index"], q.quantize(x))
+
         return Runnable(
-            set_inputs=lambda inputs: [it.set_tensor(d["index"], x) for d, x in zip(ins, inputs)],
-            invoke=it.invoke,
-            output=lambda: it.get_tensor(outs[0]["index"]),
-            tflite_ops=model_ops(model),
-            settings={"mode": self.mode, "resolver": RESOLVERS[self.resolver], "threads": threads},
-        )
+            set_inputs=set_inputs,
+            invoke=it.invoke, output=lambda: quant[1].dequantize(raw()).astype(np.float32),
+            tflite_ops=model_ops(model), settings={**settings, "calibration_samples": CALIBRATION_SAMPLES},
+            model=model, input_quant=quant[0], output_quant=quant[1], raw_output=raw)
+
+
+def _quantization(detail: dict) -> Quantization | None:
+    scale, zero = detail["quantization"]
+    return Quantization(float(scale), int(zero), detail["dtype"]) if scale else None
 
 
 def _gpu_present() -> bool:
@@ -271,19 +311,28 @@ LANES: dict[str, Lane] = {lane.name: lane for lane in (
     TfliteLane("tflite-builtin", "float", "float TFLite, builtin optimized kernels", resolver="builtin"),
     TfliteLane("tflite-ref", "float", "float TFLite, reference kernels", resolver="ref"),
     TfliteLane("tflite-fp16", "float", "float16 weights, default XNNPACK delegate", mode="fp16"),
+    TfliteLane("tflite-dynamic", "quant", "dynamic-range int8 weights, default XNNPACK delegate", mode="dynamic"),
+    TfliteLane("tflite-int8", "quant", "full-integer int8, default XNNPACK delegate", mode="int8"),
+    TfliteLane("tflite-int8-builtin", "quant", "full-integer int8, builtin optimized kernels", mode="int8",
+               resolver="builtin"),
+    TfliteLane("tflite-int8-ref", "quant", "full-integer int8, reference kernels", mode="int8", resolver="ref"),
     LitertGpuLane("litert-gpu", "float", "float TFLite on LiteRT CompiledModel, GPU accelerator"),
     TfliteLane("tflite-runtime", "float", "legacy tflite_runtime interpreter, default delegate",
                module="tflite_runtime.interpreter"),
 )}
 
-FLOAT_LANES = list(LANES)
+FLOAT_LANES = [name for name, lane in LANES.items() if lane.kind != "quant"]
+QUANT_LANES = [name for name, lane in LANES.items() if lane.kind == "quant"]
+LANE_GROUPS = {"float": FLOAT_LANES, "quant": QUANT_LANES, "all": list(LANES)}
 CONVERTED_LANES = frozenset(name for name, lane in LANES.items() if isinstance(lane, (TfliteLane, LitertGpuLane)))
 
 
 def parse_lanes(spec: str | None) -> list[str]:
-    """``a,b`` → lane names; ``all``, ``float`` or None → every lane (all float lanes today)."""
-    if not spec or spec in ("all", "float"):
+    """``a,b`` → lane names; a group name (``float``, the default; ``quant``; ``all``) → its lanes."""
+    if not spec:
         return FLOAT_LANES
+    if spec in LANE_GROUPS:
+        return LANE_GROUPS[spec]
     names = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in LANES]
     if unknown:

@@ -1,0 +1,246 @@
+"""Kernels of the numpy TFLite executor: float (float32 semantics, or float64) and quantized
+(int8, bit-exact with LiteRT's reference kernels, ``OpResolverType.BUILTIN_REF``).
+
+Integer convolutions reuse the float64 references of :mod:`reference.nn` on integer-valued arrays:
+every partial sum is an integer below 2^53, so float64 accumulates it exactly. Sources of truth:
+tensorflow/lite/kernels/internal/reference/integer_ops/{conv,depthwise_conv,pooling,fully_connected}.h,
+reference/softmax.h, kernels/{activations,dequantize,quantize,pad}.cc.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference import nn
+from reference.tflite import fixedpoint as fx
+from reference.windows import windows
+
+_PADDING = {0: "SAME", 1: "VALID"}
+_ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
+
+
+class Context:
+    """Tensor values by index, and whether float ops compute in float64."""
+
+    def __init__(self, graph, float64: bool):
+        self.graph, self.float64, self.values = graph, float64, {}
+
+    def tensor(self, index):
+        return self.graph.tensors[index]
+
+    def value(self, index):
+        if index in self.values:
+            return self.values[index]
+        data = self.graph.tensors[index].data
+        if data is None:
+            raise ValueError(f"reference.tflite: tensor {self.graph.tensors[index].name!r} has no value yet")
+        return data
+
+    def float_out(self, x):
+        return np.asarray(x, np.float64 if self.float64 else np.float32)
+
+
+def _activation_float(x, code):
+    kind = _ACTIVATIONS.get(code)
+    if kind is None:
+        raise NotImplementedError(f"reference.tflite: fused activation {code} is not supported")
+    bounds = {"NONE": (None, None), "RELU": (0, None), "RELU_N1_TO_1": (-1, 1), "RELU6": (0, 6)}[kind]
+    return x if kind == "NONE" else np.clip(x, *bounds)
+
+
+def _activation_range(code, tensor):
+    """CalculateActivationRangeQuantized: clamp bounds ``zp + round(f / scale)`` inside the type range."""
+    info = np.iinfo(tensor.dtype)
+    scale, zero = np.float32(tensor.scale[0]), int(tensor.zero_point[0])
+
+    def q(f):
+        return zero + int(fx.round_half_away(np.float32(f) / scale))
+
+    kind = _ACTIVATIONS[code]
+    low = {"NONE": info.min, "RELU": q(0), "RELU6": q(0), "RELU_N1_TO_1": q(-1)}[kind]
+    high = {"NONE": info.max, "RELU": info.max, "RELU6": q(6), "RELU_N1_TO_1": q(1)}[kind]
+    return max(info.min, low), min(info.max, high)
+
+
+def _requantize(acc, in_scale, weight_scale, out_tensor, activation, rounding=fx.multiply):
+    """``clamp(rounding(acc, m_c, shift_c) + zp_out)`` with ``m_c, shift_c`` from ``s_in * s_w[c] / s_out``."""
+    effective = np.float64(in_scale) * weight_scale.astype(np.float64) / np.float64(out_tensor.scale[0])
+    multiplier, shift = fx.quantize_multiplier(effective)
+    out = rounding(acc, multiplier, shift) + int(out_tensor.zero_point[0])
+    return np.clip(out, *_activation_range(activation, out_tensor)).astype(out_tensor.dtype)
+
+
+def _conv_common(ctx, op, to_hwio, run):
+    """CONV_2D / DEPTHWISE_CONV_2D: float via reference.nn; int8 per-channel ``Σ w * (x - zp_in) + b``."""
+    x_t, w_t, out_t = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
+    x, w = ctx.value(op.inputs[0]), ctx.value(op.inputs[1])
+    bias = ctx.value(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    o = op.options
+    strides, dilations = (o.StrideH(), o.StrideW()), (o.DilationHFactor(), o.DilationWFactor())
+    padding = _PADDING[o.Padding()]
+    if not x_t.quantized:
+        y = run(x.astype(np.float64), to_hwio(w.astype(np.float64)), strides, padding, dilations)
+        y = ctx.float_out(y + (bias if bias is not None else 0))
+        return _activation_float(y, o.FusedActivationFunction())
+    acc = run(x.astype(np.float64) - x_t.zero_point[0], to_hwio(w.astype(np.float64) - w_t.zero_point[0]),
+              strides, padding, dilations)
+    acc = np.rint(acc).astype(np.int64) + (bias.astype(np.int64) if bias is not None else 0)
+    return _requantize(acc, x_t.scale[0], w_t.scale, out_t, o.FusedActivationFunction())
+
+
+def conv_2d(ctx, op):
+    """Weights ``[O, kh, kw, I]`` → HWIO."""
+    return _conv_common(ctx, op, lambda w: w.transpose(1, 2, 3, 0), nn.conv2d)
+
+
+def depthwise_conv_2d(ctx, op):
+    """Weights ``[1, kh, kw, C*M]`` → ``[kh, kw, C, M]``; output channel ``c*M + m``."""
+    channels = ctx.tensor(op.inputs[0]).shape[3]
+    return _conv_common(ctx, op, lambda w: w[0].reshape(w.shape[1], w.shape[2], channels, -1), nn.depthwise_conv2d)
+
+
+def _pool_windows(ctx, op, x, pad_value):
+    o = op.options
+    return windows(x, (o.FilterHeight(), o.FilterWidth()), (o.StrideH(), o.StrideW()), 1,
+                   _PADDING[o.Padding()], pad_value=pad_value)
+
+
+def max_pool_2d(ctx, op):
+    x_t, out_t, x = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0]), ctx.value(op.inputs[0])
+    y = _pool_windows(ctx, op, x.astype(np.float64), -np.inf).max(axis=(-2, -1))
+    if not x_t.quantized:
+        return _activation_float(ctx.float_out(y), op.options.FusedActivationFunction())
+    return np.clip(y, *_activation_range(op.options.FusedActivationFunction(), out_t)).astype(out_t.dtype)
+
+
+def average_pool_2d(ctx, op):
+    """int8: ``Σ q`` over in-image taps, divided by their count rounding half away from zero."""
+    x_t, out_t, x = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0]), ctx.value(op.inputs[0])
+    total = _pool_windows(ctx, op, x.astype(np.float64), 0).sum(axis=(-2, -1))
+    count = _pool_windows(ctx, op, np.ones((1,) + x.shape[1:3] + (1,)), 0).sum(axis=(-2, -1))
+    if not x_t.quantized:
+        return _activation_float(ctx.float_out(total / count), op.options.FusedActivationFunction())
+    acc, n = np.rint(total).astype(np.int64), np.rint(count).astype(np.int64)
+    rounded = np.where(acc > 0, (acc + n // 2) // n, -((n // 2 - acc) // n))
+    return np.clip(rounded, *_activation_range(op.options.FusedActivationFunction(), out_t)).astype(out_t.dtype)
+
+
+def softmax(ctx, op):
+    """int8 (LiteRT 2.3, every resolver): ``e[k] = expf(-s_in * beta * k)`` for ``k = max - q``; float sum in
+    index order; ``q_out = lround(e * 1 / (sum * s_out)) + zp_out``, clamped."""
+    x_t, out_t, x = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0]), ctx.value(op.inputs[0])
+    beta = op.options.Beta()
+    if not x_t.quantized:
+        return ctx.float_out(nn.softmax(x.astype(np.float64), axis=-1, beta=beta))
+    q = x.astype(np.int64)
+    table = np.exp(np.float32(-x_t.scale[0] * np.float32(beta)) * np.arange(256, dtype=np.float32)).astype(np.float32)
+    e = table[q.max(axis=-1, keepdims=True) - q]
+    total = np.zeros(e.shape[:-1] + (1,), np.float32)
+    for j in range(e.shape[-1]):  # float32 running sum in index order, as the kernel does
+        total = total + e[..., j:j + 1]
+    inverse = np.float32(1) / (total * np.float32(out_t.scale[0]))
+    out = fx.round_half_away(e * inverse).astype(np.int64) + int(out_t.zero_point[0])
+    info = np.iinfo(out_t.dtype)
+    return np.clip(out, info.min, info.max).astype(out_t.dtype)
+
+
+def quantize(ctx, op):
+    """float → int: ``round_half_away(x / scale) + zp`` (float32 division), clamped."""
+    out_t, x = ctx.tensor(op.outputs[0]), ctx.value(op.inputs[0])
+    if ctx.tensor(op.inputs[0]).quantized:
+        raise NotImplementedError("reference.tflite: QUANTIZE from an integer tensor (requantize) is not supported")
+    q = fx.round_half_away(x.astype(np.float32) / np.float32(out_t.scale[0])) + out_t.zero_point[0]
+    info = np.iinfo(out_t.dtype)
+    return np.clip(q, info.min, info.max).astype(out_t.dtype)
+
+
+def dequantize(ctx, op):
+    """int → float: ``float32(double(scale) * (q - zp))``; float16 constants are widened."""
+    x_t, x = ctx.tensor(op.inputs[0]), ctx.value(op.inputs[0])
+    if not x_t.quantized:
+        return ctx.float_out(x)
+    return ctx.float_out(np.float64(x_t.scale[0]) * (x.astype(np.int64) - x_t.zero_point[0]))
+
+
+def reshape(ctx, op):
+    return ctx.value(op.inputs[0]).reshape(ctx.tensor(op.outputs[0]).shape)
+
+
+def transpose(ctx, op):
+    return np.transpose(ctx.value(op.inputs[0]), ctx.value(op.inputs[1]).astype(np.int64))
+
+
+def pad(ctx, op):
+    """Zero padding; quantized tensors pad with the zero point (PADV2: with its constant input)."""
+    x_t, x = ctx.tensor(op.inputs[0]), ctx.value(op.inputs[0])
+    widths = ctx.value(op.inputs[1]).astype(np.int64)
+    if len(op.inputs) > 2:
+        fill = ctx.value(op.inputs[2]).reshape(())
+    else:
+        fill = x_t.zero_point[0] if x_t.quantized else 0
+    return np.pad(x, widths, constant_values=fill)
+
+
+def fully_connected(ctx, op):
+    """Weights ``[O, I]``; input flattened to ``[-1, I]``; int8 ``Σ w * (x - zp_in) + b``, requantized with
+    a single rounding (unlike the convolutions; see fixedpoint.multiply_single)."""
+    x_t, w_t, out_t = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
+    x, w = ctx.value(op.inputs[0]), ctx.value(op.inputs[1])
+    bias = ctx.value(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    rows = x.reshape(-1, w.shape[1]).astype(np.float64)
+    if not x_t.quantized:
+        y = rows @ w.astype(np.float64).T + (bias if bias is not None else 0)
+        return _activation_float(ctx.float_out(y), op.options.FusedActivationFunction()).reshape(out_t.shape)
+    acc = np.rint((rows - x_t.zero_point[0]) @ (w.astype(np.float64) - w_t.zero_point[0]).T).astype(np.int64)
+    acc = acc + (bias.astype(np.int64) if bias is not None else 0)
+    out = _requantize(acc, x_t.scale[0], w_t.scale, out_t, op.options.FusedActivationFunction(), fx.multiply_single)
+    return out.reshape(out_t.shape)
+
+
+def _relu_family(low, high):
+    """float: clamp; int8: ``clamp(zp_out + multiply(q - zp_in, m, shift))`` with ``m`` from ``s_in / s_out``
+    and the clamp at the quantized ``low`` / ``high``."""
+
+    def kernel(ctx, op):
+        x_t, out_t, x = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0]), ctx.value(op.inputs[0])
+        if not x_t.quantized:
+            return ctx.float_out(np.clip(x, low, high))
+        multiplier, shift = fx.quantize_multiplier(np.float64(x_t.scale[0]) / np.float64(out_t.scale[0]))
+        out = int(out_t.zero_point[0]) + fx.multiply(x.astype(np.int64) - x_t.zero_point[0], multiplier, shift)
+        info, scale, zero = np.iinfo(out_t.dtype), np.float32(out_t.scale[0]), int(out_t.zero_point[0])
+        lo = info.min if low is None else max(info.min, zero + int(fx.round_half_away(np.float32(low) / scale)))
+        hi = info.max if high is None else min(info.max, zero + int(fx.round_half_away(np.float32(high) / scale)))
+        return np.clip(out, lo, hi).astype(out_t.dtype)
+
+    return kernel
+
+
+def _float_only(name, fn):
+    def kernel(ctx, op):
+        x_t, x = ctx.tensor(op.inputs[0]), ctx.value(op.inputs[0])
+        if x_t.quantized:
+            raise NotImplementedError(f"reference.tflite has no quantized kernel for {name}")
+        return ctx.float_out(fn(x.astype(np.float64)))
+
+    return kernel
+
+
+KERNELS = {
+    "CONV_2D": conv_2d,
+    "DEPTHWISE_CONV_2D": depthwise_conv_2d,
+    "MAX_POOL_2D": max_pool_2d,
+    "AVERAGE_POOL_2D": average_pool_2d,
+    "SOFTMAX": softmax,
+    "QUANTIZE": quantize,
+    "DEQUANTIZE": dequantize,
+    "RESHAPE": reshape,
+    "TRANSPOSE": transpose,
+    "PAD": pad,
+    "PADV2": pad,
+    "FULLY_CONNECTED": fully_connected,
+    "RELU": _relu_family(0, None),
+    "RELU6": _relu_family(0, 6),
+    "RELU_N1_TO_1": _relu_family(-1, 1),
+    "LOGISTIC": _float_only("LOGISTIC", nn.sigmoid),
+    "TANH": _float_only("TANH", nn.tanh),
+}

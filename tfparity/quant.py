@@ -1,0 +1,65 @@
+"""Judging integer (int8) lanes in output LSBs.
+
+The float reference is the op in float64 on the inputs the model actually saw,
+``dequantize(quantize(x))``, so the harness's own input rounding is not charged to the lane.
+Against it, in real units of the output scale ``s``: ``max_lsb_vs_float = max|y - r| / s``,
+``rmse_over_scale`` (≈0.289 is ideal rounding; above 0.7 is a red flag) and ``snr_db``.
+Against ``reference.tflite`` (bit-exact with LiteRT's reference kernels): ``max_lsb_vs_exact`` and
+the histogram of integer differences.
+
+Policy: ``tflite-int8-ref`` must equal the executor exactly (0 LSB; any difference is a bug in
+one of them). The other int8 lanes pass when ``max_lsb_vs_float <= exact + PATH_LSB``: the
+quantization error of the exact integer pipeline, plus the one LSB by which a kernel path's
+requantization may round differently (XNNPACK rounds a float32 product half to even, the builtin
+kernels round ties upward, the reference kernels use gemmlowp double rounding; SEMANTICS.md).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+PATH_LSB = 1
+EXACT_LANES = frozenset({"tflite-int8-ref"})
+
+
+def judge(record: dict, case, lane: str, runnable) -> np.ndarray:
+    """Fill the record's metrics and outcome; return the dequantized output."""
+    import reference.tflite
+    from tfparity.metrics import errors
+
+    q_inputs = [q.quantize(x) for q, x in zip(runnable.input_quant, case.arrays.inputs)]
+    seen = [q.dequantize(v) for q, v in zip(runnable.input_quant, q_inputs)]
+    expected = case.op.reference(case.params, seen, case.arrays.consts)
+    magnitude = (case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude
+                 else np.abs(expected))
+    out_q = runnable.output_quant
+    q = runnable.raw_output().astype(np.int64)
+    actual = out_q.dequantize(q)
+    metrics = record["metrics"] = errors(actual, expected, magnitude)
+    lsb = (actual - expected) / out_q.scale
+    noise = float(np.sum((actual - expected) ** 2))
+    metrics.update(max_lsb_vs_float=float(np.abs(lsb).max(initial=0.0)),
+                   rmse_over_scale=float(np.sqrt(np.mean(lsb**2))) if lsb.size else 0.0,
+                   snr_db=float(10 * np.log10(np.sum(expected**2) / noise)) if noise else float("inf"))
+    try:
+        (exact,) = reference.tflite.run(runnable.model, q_inputs)
+    except NotImplementedError as exc:
+        record.update(outcome="error", reason=f"cannot judge: {exc}")
+        return actual
+    diff = q - exact.astype(np.int64)
+    exact_vs_float = float(np.abs(out_q.dequantize(exact) - expected).max(initial=0.0) / out_q.scale)
+    metrics.update(max_lsb_vs_exact=int(np.abs(diff).max(initial=0)), exact_lsb_vs_float=exact_vs_float,
+                   lsb_hist={str(k): int(v) for k, v in sorted(Counter(diff.ravel().tolist()).items())})
+    if lane in EXACT_LANES:
+        bound, passed = 0.0, metrics["max_lsb_vs_exact"] == 0
+        record["tolerance"] = {"atol": 0.0, "rtol": 0.0, "scale": "LSB vs reference.tflite"}
+        failure = f"differs from reference.tflite by up to {metrics['max_lsb_vs_exact']} LSB (must be exact)"
+    else:
+        bound = exact_vs_float + PATH_LSB
+        passed = metrics["max_lsb_vs_float"] <= bound
+        record["tolerance"] = {"atol": bound * out_q.scale, "rtol": 0.0, "scale": "LSB vs float reference"}
+        failure = f"{metrics['max_lsb_vs_float']:.3g} LSB from the float reference, bound {bound:.3g} LSB"
+    record.update(outcome="pass" if passed else "fail", reason="" if passed else failure)
+    return actual
