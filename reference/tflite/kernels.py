@@ -99,6 +99,78 @@ def depthwise_conv_2d(ctx, op):
     return _conv_common(ctx, op, lambda w: w[0].reshape(w.shape[1], w.shape[2], channels, -1), nn.depthwise_conv2d)
 
 
+def transpose_conv(ctx, op):
+    """Inputs ``[output_shape, weights [O, kh, kw, I], x, bias?]``: the adjoint of conv2d
+    (:func:`reference.nn.conv2d_transpose`); int8 ``Σ (x - zp_in) * w`` scattered, ``+ b``, requantized
+    per output channel."""
+    out_shape = [int(v) for v in ctx.value(op.inputs[0])]
+    x_t, w_t, out_t = ctx.tensor(op.inputs[2]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
+    x, w = ctx.value(op.inputs[2]), ctx.value(op.inputs[1])
+    bias = ctx.value(op.inputs[3]) if len(op.inputs) > 3 and op.inputs[3] >= 0 else None
+    o = op.options
+    strides, padding = (o.StrideH(), o.StrideW()), _PADDING[o.Padding()]
+    activation = o.FusedActivationFunction()
+    if not x_t.quantized:
+        y = nn.conv2d_transpose(x.astype(np.float64), w.astype(np.float64).transpose(1, 2, 0, 3), out_shape,
+                                strides, padding)
+        return _activation_float(ctx.float_out(y + (bias if bias is not None else 0)), activation)
+    acc = nn.conv2d_transpose(x.astype(np.float64) - x_t.zero_point[0],
+                              (w.astype(np.float64) - w_t.zero_point[0]).transpose(1, 2, 0, 3), out_shape, strides,
+                              padding)
+    acc = np.rint(acc).astype(np.int64) + (bias.astype(np.int64) if bias is not None else 0)
+    return _requantize(acc, x_t.scale[0], w_t.scale, out_t, activation)
+
+
+def _resize_flags(op):
+    return bool(op.options.AlignCorners()), bool(op.options.HalfPixelCenters())
+
+
+def resize_nearest_neighbor(ctx, op):
+    """Index selection, same rule as TF's (reference.resize_v1 'nearest'); any dtype."""
+    from reference.resize import resize_v1
+
+    align, half = _resize_flags(op)
+    size = [int(v) for v in ctx.value(op.inputs[1])]
+    return resize_v1(ctx.value(op.inputs[0]), size, "nearest", align_corners=align, half_pixel_centers=half)
+
+
+def _q10_plan(n_in: int, n_out: int, align: bool, half: bool):
+    """ResizeBilinearInteger's Q10 coordinates: ``s10 = (1024*in + out/2) / out`` (align:
+    ``(1024*(in-1) + (out-1)/2) / (out-1)``), ``v = i*s10 + s10/2 - 512`` (half) or ``i*s10``;
+    ``lo = max(v / 1024, 0)``, ``hi = min((v + 1023) / 1024, in-1)``, C integer division."""
+    def cdiv(a, b):
+        return np.where(a >= 0, a // b, -((-a) // b))
+
+    s10 = ((1024 * (n_in - 1) + (n_out - 1) // 2) // (n_out - 1) if align and n_out > 1
+           else (1024 * n_in + n_out // 2) // n_out)
+    i = np.arange(n_out, dtype=np.int64)
+    v = i * s10 + s10 // 2 - 512 if half else i * s10
+    lo = np.maximum(cdiv(v, 1024), 0)
+    hi = np.minimum(cdiv(v + 1023, 1024), n_in - 1)
+    return lo, hi, v - 1024 * lo
+
+
+def resize_bilinear(ctx, op):
+    """float: reference.resize_v1 bilinear; int8: TFLite's Q10 path, ``Σ q * wy * wx`` over the four
+    neighbours in int64, then ``(acc ± 2^19) / 2^20`` truncated (quantization unchanged)."""
+    from reference.resize import resize_v1
+
+    x_t, x = ctx.tensor(op.inputs[0]), ctx.value(op.inputs[0])
+    align, half = _resize_flags(op)
+    size = [int(v) for v in ctx.value(op.inputs[1])]
+    if not x_t.quantized:
+        return ctx.float_out(resize_v1(x, size, "bilinear", align_corners=align, half_pixel_centers=half))
+    y0, y1, dy = _q10_plan(x.shape[1], size[0], align, half)
+    x0, x1, dx = _q10_plan(x.shape[2], size[1], align, half)
+    q = x.astype(np.int64)
+    wy0, wy1 = (1024 - dy)[None, :, None, None], dy[None, :, None, None]
+    wx0, wx1 = (1024 - dx)[None, None, :, None], dx[None, None, :, None]
+    acc = (q[:, y0][:, :, x0] * wy0 * wx0 + q[:, y1][:, :, x0] * wy1 * wx0
+           + q[:, y0][:, :, x1] * wy0 * wx1 + q[:, y1][:, :, x1] * wy1 * wx1)
+    total = acc + np.where(acc > 0, 2**19, -(2**19))
+    return np.where(total >= 0, total // 2**20, -((-total) // 2**20)).astype(x.dtype)
+
+
 def _pool_windows(ctx, op, x, pad_value):
     o = op.options
     return windows(x, (o.FilterHeight(), o.FilterWidth()), (o.StrideH(), o.StrideW()), 1,
@@ -228,6 +300,9 @@ def _float_only(name, fn):
 KERNELS = {
     "CONV_2D": conv_2d,
     "DEPTHWISE_CONV_2D": depthwise_conv_2d,
+    "TRANSPOSE_CONV": transpose_conv,
+    "RESIZE_NEAREST_NEIGHBOR": resize_nearest_neighbor,
+    "RESIZE_BILINEAR": resize_bilinear,
     "MAX_POOL_2D": max_pool_2d,
     "AVERAGE_POOL_2D": average_pool_2d,
     "SOFTMAX": softmax,
