@@ -32,13 +32,11 @@ def run_dir(tmp_path_factory):
     return _run(tmp_path_factory.mktemp("results"), "--limit", "2", "--lanes", "float")
 
 
-# every op reference.tflite covers in int8 (not yet: sigmoid, tanh)
-QUANT_OPS = "conv2d,depthwise_conv2d,conv2d_transpose,max_pool2d,avg_pool2d,softmax,relu,relu6,resize,resize_v1"
 
 
 @pytest.fixture(scope="module")
 def quant_dir(tmp_path_factory):
-    return _run(tmp_path_factory.mktemp("quant"), "--limit", "2", "--lanes", "quant", "--ops", QUANT_OPS)
+    return _run(tmp_path_factory.mktemp("quant"), "--limit", "2", "--lanes", "quant")
 
 
 def test_quantized_lanes_are_judged_in_lsbs(quant_dir):

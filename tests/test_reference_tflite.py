@@ -85,6 +85,8 @@ MODELS = {
     "softmax": (tf.nn.softmax, (4, 50)),
     "softmax_axis1_transpose": (lambda x: tf.nn.softmax(x, axis=1), (2, 6, 5)),
     "relu": (tf.nn.relu, (2, 33)),
+    "sigmoid": (tf.sigmoid, (2, 40)),
+    "tanh": (tf.tanh, (3, 21)),
     "relu6": (tf.nn.relu6, (2, 33)),
     "fully_connected": (lambda x: tf.matmul(tf.reshape(x, (-1, 48)), fc), (2, 4, 4, 3)),
     "conv_pool_fc_softmax": (lambda x: tf.nn.softmax(tf.matmul(tf.reshape(

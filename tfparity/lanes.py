@@ -328,9 +328,9 @@ CONVERTED_LANES = frozenset(name for name, lane in LANES.items() if isinstance(l
 
 
 def parse_lanes(spec: str | None) -> list[str]:
-    """``a,b`` → lane names; a group name (``float``, the default; ``quant``; ``all``) → its lanes."""
+    """``a,b`` → lane names; a group name (``all``, the default; ``float``; ``quant``) → its lanes."""
     if not spec:
-        return FLOAT_LANES
+        return LANE_GROUPS["all"]
     if spec in LANE_GROUPS:
         return LANE_GROUPS[spec]
     names = [s.strip() for s in spec.split(",") if s.strip()]

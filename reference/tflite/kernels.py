@@ -287,12 +287,20 @@ def _relu_family(low, high):
     return kernel
 
 
-def _float_only(name, fn):
+def _elementwise(fn):
+    """LOGISTIC / TANH. int8 (every LiteRT 2.3 path): a 256-entry table,
+    ``q_out = round_half_away(f(s_in * (q - zp_in)) / s_out) + zp_out`` in float32, clamped (measured:
+    all 256 inputs agree on the reference, builtin and XNNPACK kernels)."""
+
     def kernel(ctx, op):
-        x_t, x = ctx.tensor(op.inputs[0]), ctx.value(op.inputs[0])
-        if x_t.quantized:
-            raise NotImplementedError(f"reference.tflite has no quantized kernel for {name}")
-        return ctx.float_out(fn(x.astype(np.float64)))
+        x_t, out_t, x = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0]), ctx.value(op.inputs[0])
+        if not x_t.quantized:
+            return ctx.float_out(fn(x.astype(np.float64)))
+        if x_t.dtype != np.int8:
+            raise NotImplementedError(f"reference.tflite has no {x_t.dtype.__name__} kernel for {op.name}")
+        real = np.float32(x_t.scale[0]) * (np.arange(-128, 128, dtype=np.float32) - np.float32(x_t.zero_point[0]))
+        table = fx.round_half_away(fn(real).astype(np.float32) / np.float32(out_t.scale[0])) + out_t.zero_point[0]
+        return np.clip(table, -128, 127).astype(np.int8)[x.astype(np.int64) + 128]
 
     return kernel
 
@@ -316,6 +324,6 @@ KERNELS = {
     "RELU": _relu_family(0, None),
     "RELU6": _relu_family(0, 6),
     "RELU_N1_TO_1": _relu_family(-1, 1),
-    "LOGISTIC": _float_only("LOGISTIC", nn.sigmoid),
-    "TANH": _float_only("TANH", nn.tanh),
+    "LOGISTIC": _elementwise(nn.sigmoid),
+    "TANH": _elementwise(nn.tanh),
 }
