@@ -145,6 +145,45 @@ def _pictures(rows: pd.DataFrame, results_dir: Path, staging: Path) -> list[dict
     return found
 
 
+def _quantization(latest: pd.DataFrame) -> tuple[list[dict], str] | None:
+    """Per op and integer lane: LSB error against the float reference and against the exact
+    integer pipeline (reference.tflite), and the histogram of integer differences as a chart."""
+    if "metrics.lsb_hist" not in latest:
+        return None
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    from plotly.subplots import make_subplots
+
+    judged = latest.dropna(subset=["metrics.lsb_hist"])
+    if judged.empty:
+        return None
+    rows, ops = [], list(dict.fromkeys(judged.op))
+    fig = make_subplots(rows=len(ops), cols=1, subplot_titles=ops, vertical_spacing=min(0.3 / len(ops), 0.08))
+    for i, op in enumerate(ops, 1):
+        part = judged[judged.op == op]
+        for lane, lane_rows in part.groupby("lane", sort=False):
+            hist: dict[int, int] = {}
+            for h in lane_rows["metrics.lsb_hist"]:
+                for k, v in h.items():
+                    hist[int(k)] = hist.get(int(k), 0) + int(v)
+            total = sum(hist.values())
+            rows.append({"op": op, "lane": lane, "cases": len(lane_rows),
+                         "lsb_float": _fmt(lane_rows["metrics.max_lsb_vs_float"].max()),
+                         "rmse": _fmt(lane_rows["metrics.rmse_over_scale"].max()),
+                         "rmse_flag": bool(lane_rows["metrics.rmse_over_scale"].max() > 0.7),
+                         "snr": _fmt(lane_rows["metrics.snr_db"].replace(np.inf, np.nan).min(), ".3g"),
+                         "lsb_exact": _fmt(lane_rows["metrics.max_lsb_vs_exact"].max()),
+                         "disagree": f"{100 * (total - hist.get(0, 0)) / total:.2f} %" if total else ""})
+            keys = sorted(hist)
+            fig.add_trace(go.Bar(x=keys, y=[hist[k] for k in keys], name=lane, legendgroup=lane, showlegend=i == 1),
+                          row=i, col=1)
+        fig.update_yaxes(type="log", title_text="outputs", row=i, col=1)
+        fig.update_xaxes(title_text="lane − reference kernels (LSB)", dtick=1, row=i, col=1)
+    fig.update_layout(height=260 * len(ops), barmode="group", margin={"l": 60, "r": 20, "t": 40, "b": 40})
+    spec = pio.to_json(fig).replace("</", "<\\/")
+    return rows, f"(function(){{var f={spec};Plotly.newPlot('lsbhist',f.data,f.layout,{{responsive:true}});}})();"
+
+
 def _op_rows(rows: pd.DataFrame) -> list[dict]:
     out = []
     for r in rows.to_dict("records"):
@@ -184,7 +223,8 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
     env = _env()
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent if out.parent.exists() else None))
     try:
-        common = {"nav_ops": ops, "run": header}
+        common = {"nav_ops": ops, "run": header,
+                  "has_quant": "metrics.lsb_hist" in latest and latest["metrics.lsb_hist"].notna().any()}
         matrix = [{"op": op, "cells": [_cell(latest[(latest.op == op) & (latest.lane == lane)], lane)
                                       for lane in lanes]} for op in ops]
         runs = [{"run_id": h["run_id"], "started_utc": h["started_utc"], "profile": h.get("profile"),
@@ -203,6 +243,10 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
                 scatter_js=_scatter_js(rows, lanes), lanes=lanes, groups=_group_matrix(rows, lanes),
                 pictures=_pictures(rows, results_dir, staging),
                 by_lane=[(lane, _op_rows(rows[rows.lane == lane])) for lane in lanes], **common))
+        quant = _quantization(latest)
+        if quant:
+            _write(staging / "quantization.html", env.get_template("quantization.html").render(
+                title="Quantized lanes", root="", charts=True, rows=quant[0], hist_js=quant[1], **common))
         static = staging / "static"
         shutil.copytree(HERE / "static", static)
         import plotly

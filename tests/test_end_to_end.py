@@ -108,3 +108,12 @@ def test_report_builds_with_a_page_per_op(run_dir, tmp_path):
         assert (out / "ops" / f"{op}.html").exists()
     assert (out / "static" / "plotly.min.js").stat().st_size > 1_000_000
     assert "cdn" not in index.lower()
+
+
+def test_quantization_page_lists_every_integer_lane(quant_dir, tmp_path):
+    from report.build import build
+
+    page = (build(quant_dir, tmp_path / "report") / "quantization.html").read_text()
+    for lane in ("tflite-int8", "tflite-int8-builtin", "tflite-int8-ref"):
+        assert f"<td class=\"l\">{lane}</td>" in page
+    assert "Plotly.newPlot('lsbhist'" in page
