@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 EXTRA  ?= cpu
 PROFILE ?= quick
-LANES  ?= all
+LANES  ?= default
 RESULTS ?= results
 STAMP  := $(VENV)/.installed-$(EXTRA)
 

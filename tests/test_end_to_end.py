@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from tfparity import results
-from tfparity.lanes import FLOAT_LANES, QUANT_LANES
+from tfparity.lanes import FLOAT_LANES, NOT_YET_DEFAULT, QUANT_LANES
 from tfparity.ops import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,12 +36,13 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def quant_dir(tmp_path_factory):
-    return _run(tmp_path_factory.mktemp("quant"), "--limit", "2", "--lanes", "quant")
+    lanes = ",".join(lane for lane in QUANT_LANES if lane not in NOT_YET_DEFAULT)
+    return _run(tmp_path_factory.mktemp("quant"), "--limit", "2", "--lanes", lanes)
 
 
 def test_quantized_lanes_are_judged_in_lsbs(quant_dir):
     records = _lines(quant_dir)[1:]
-    assert {r["lane"] for r in records} == set(QUANT_LANES)
+    assert {r["lane"] for r in records} == set(QUANT_LANES) - set(NOT_YET_DEFAULT)
     validator = jsonschema.Draft202012Validator(results.schema())
     for r in records:
         validator.validate(r)

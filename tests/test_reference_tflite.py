@@ -12,10 +12,18 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 RNG = np.random.default_rng(2024)
 
 
-def _convert(fn, shape, int8: bool, seed: int = 0, per_tensor_dense: bool = False):
+def _convert(fn, shape, int8: bool, seed: int = 0, per_tensor_dense: bool = False, int16: bool = False):
     f = tf.function(fn, input_signature=[tf.TensorSpec(shape, tf.float32)])
     converter = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()])
-    if int8:
+    if int16:
+        rng = np.random.default_rng(seed)
+        samples = [[(rng.standard_normal(shape) * 2).astype(np.float32)] for _ in range(8)]
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: iter(samples)
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int16
+    elif int8:
         rng = np.random.default_rng(seed)
         samples = [[(rng.standard_normal(shape) * 2).astype(np.float32)] for _ in range(8)]
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -102,6 +110,28 @@ def test_executor_matches_litert_reference_kernels(name, int8):
     model = _convert(fn, shape, int8)
     for _ in range(10):
         _agree(model, _input(shape, int8), int8)
+
+
+INT16_MODELS = ["conv_same", "conv_valid_stride2", "conv_bias_relu", "depthwise_m2_stride2", "transpose_conv_same_s2",
+                "fully_connected", "max_pool_same", "avg_pool_same", "relu", "relu6", "resize_bilinear_half",
+                "resize_nearest_half"]
+
+
+@pytest.mark.parametrize("name", INT16_MODELS)
+def test_int16x8_matches_litert_reference_kernels(name):
+    fn, shape = MODELS[name]
+    model = _convert(fn, shape, int8=False, int16=True)
+    for _ in range(5):
+        x = RNG.integers(-32768, 32768, shape).astype(np.int16)
+        np.testing.assert_array_equal(rt.run(model, [x])[0], _litert(model, x))
+
+
+@pytest.mark.parametrize("name", ["softmax", "sigmoid", "tanh"])
+def test_int16_ops_without_a_kernel_say_so(name):
+    fn, shape = MODELS[name]
+    model = _convert(fn, shape, int8=False, int16=True)
+    with pytest.raises(NotImplementedError, match="no int16 kernel"):
+        rt.run(model, [np.zeros(shape, np.int16)])
 
 
 def test_per_tensor_fully_connected_is_exact_too():

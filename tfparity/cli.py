@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run suites, append a run file under --results-dir")
     run.add_argument("--profile", default="quick", choices=("quick", "full"))
-    run.add_argument("--lanes", default="all",
-                     help="comma-separated lane names, or a group: all (default), float, quant")
+    run.add_argument("--lanes", default="default",
+                     help="comma-separated lane names, or a group: default, float, quant, all")
     run.add_argument("--suite", default="ops", choices=sorted(SUITES))
     run.add_argument("--ops", default=None, help="comma-separated op names (default: all)")
     run.add_argument("-k", dest="keyword", default=None,

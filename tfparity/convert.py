@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-MODES = ("float", "fp16", "dynamic", "int8")
+MODES = ("float", "fp16", "dynamic", "int8", "int16x8")
 CALIBRATION_SAMPLES = 16
 
 
@@ -40,11 +40,16 @@ def _converter(case, mode: str):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "fp16":  # float16 weights, float32 activations
         converter.target_spec.supported_types = [tf.float16]
-    elif mode == "int8":  # full integer: per-channel int8 weights, int8 activations and model inputs/outputs
+    elif mode in ("int8", "int16x8"):  # full integer, per-channel int8 weights; int8 or int16 activations and I/O
         samples = calibration_data(case)
         converter.representative_dataset = lambda: iter(samples)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = converter.inference_output_type = tf.int8
+        if mode == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = converter.inference_output_type = tf.int8
+        else:
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            converter.inference_input_type = converter.inference_output_type = tf.int16
     return converter  # "dynamic": int8 weights, float activations quantized on the fly by the kernels
 
 

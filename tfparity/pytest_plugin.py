@@ -26,7 +26,7 @@ OUTCOME_KEY = pytest.StashKey[Counter]()
 
 def pytest_addoption(parser):
     group = parser.getgroup("tfparity")
-    group.addoption("--lanes", default="all", help="lanes: comma-separated names, or a group: all, float, quant")
+    group.addoption("--lanes", default="default", help="lanes: names, or a group: default, float, quant, all")
     group.addoption("--profile", default="quick", choices=PROFILES, help="case grid size (default: quick)")
     group.addoption("--ops", default=None, help="comma-separated op names (default: every op of the suite)")
     group.addoption("--select", default=None, help='cases: -k style expression, e.g. "conv2d and pad=SAME"')

@@ -70,6 +70,12 @@ def _requantize(acc, in_scale, weight_scale, out_tensor, activation, rounding=fx
     return np.clip(out, *_activation_range(activation, out_tensor)).astype(out_tensor.dtype)
 
 
+def _conv_rounding(out_tensor):
+    """Convolutions requantize with double rounding; with int16 activations (int16x8) they accumulate in
+    int64 and use the reduced-multiplier variant."""
+    return fx.multiply_int64 if out_tensor.dtype == np.int16 else fx.multiply
+
+
 def _conv_common(ctx, op, to_hwio, run):
     """CONV_2D / DEPTHWISE_CONV_2D: float via reference.nn; int8 per-channel ``Σ w * (x - zp_in) + b``."""
     x_t, w_t, out_t = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
@@ -85,7 +91,7 @@ def _conv_common(ctx, op, to_hwio, run):
     acc = run(x.astype(np.float64) - x_t.zero_point[0], to_hwio(w.astype(np.float64) - w_t.zero_point[0]),
               strides, padding, dilations)
     acc = np.rint(acc).astype(np.int64) + (bias.astype(np.int64) if bias is not None else 0)
-    return _requantize(acc, x_t.scale[0], w_t.scale, out_t, o.FusedActivationFunction())
+    return _requantize(acc, x_t.scale[0], w_t.scale, out_t, o.FusedActivationFunction(), _conv_rounding(out_t))
 
 
 def conv_2d(ctx, op):
@@ -118,7 +124,7 @@ def transpose_conv(ctx, op):
                               (w.astype(np.float64) - w_t.zero_point[0]).transpose(1, 2, 0, 3), out_shape, strides,
                               padding)
     acc = np.rint(acc).astype(np.int64) + (bias.astype(np.int64) if bias is not None else 0)
-    return _requantize(acc, x_t.scale[0], w_t.scale, out_t, activation)
+    return _requantize(acc, x_t.scale[0], w_t.scale, out_t, activation, _conv_rounding(out_t))
 
 
 def _resize_flags(op):
@@ -197,6 +203,11 @@ def average_pool_2d(ctx, op):
     return np.clip(rounded, *_activation_range(op.options.FusedActivationFunction(), out_t)).astype(out_t.dtype)
 
 
+def _int8_only(op, tensor):
+    if tensor.dtype != np.int8:
+        raise NotImplementedError(f"reference.tflite has no {tensor.dtype.__name__} kernel for {op.name}")
+
+
 def softmax(ctx, op):
     """int8 (LiteRT 2.3, every resolver): ``e[k] = expf(-s_in * beta * k)`` for ``k = max - q``; float sum in
     index order; ``q_out = lround(e * 1 / (sum * s_out)) + zp_out``, clamped."""
@@ -204,6 +215,7 @@ def softmax(ctx, op):
     beta = op.options.Beta()
     if not x_t.quantized:
         return ctx.float_out(nn.softmax(x.astype(np.float64), axis=-1, beta=beta))
+    _int8_only(op, x_t)
     q = x.astype(np.int64)
     table = np.exp(np.float32(-x_t.scale[0] * np.float32(beta)) * np.arange(256, dtype=np.float32)).astype(np.float32)
     e = table[q.max(axis=-1, keepdims=True) - q]
@@ -254,8 +266,8 @@ def pad(ctx, op):
 
 
 def fully_connected(ctx, op):
-    """Weights ``[O, I]``; input flattened to ``[-1, I]``; int8 ``Σ w * (x - zp_in) + b``, requantized with
-    a single rounding (unlike the convolutions; see fixedpoint.multiply_single)."""
+    """Weights ``[O, I]``; input flattened to ``[-1, I]``; ``Σ w * (x - zp_in) + b``, requantized with a single
+    rounding for int8 and int16 activations alike (unlike the convolutions; see fixedpoint.multiply_single)."""
     x_t, w_t, out_t = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
     x, w = ctx.value(op.inputs[0]), ctx.value(op.inputs[1])
     bias = ctx.value(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
@@ -296,8 +308,7 @@ def _elementwise(fn):
         x_t, out_t, x = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0]), ctx.value(op.inputs[0])
         if not x_t.quantized:
             return ctx.float_out(fn(x.astype(np.float64)))
-        if x_t.dtype != np.int8:
-            raise NotImplementedError(f"reference.tflite has no {x_t.dtype.__name__} kernel for {op.name}")
+        _int8_only(op, x_t)
         real = np.float32(x_t.scale[0]) * (np.arange(-128, 128, dtype=np.float32) - np.float32(x_t.zero_point[0]))
         table = fx.round_half_away(fn(real).astype(np.float32) / np.float32(out_t.scale[0])) + out_t.zero_point[0]
         return np.clip(table, -128, 127).astype(np.int8)[x.astype(np.int64) + 128]
