@@ -67,6 +67,10 @@ dw1, dw2 = _weights(3, 3, 3, 1), _weights(3, 3, 3, 2)
 fc = _weights(48, 10)
 bias = tf.constant(RNG.standard_normal(4).astype(np.float32))
 
+PRELU = tf.keras.layers.PReLU(alpha_initializer=tf.keras.initializers.Constant(
+    RNG.uniform(0.05, 0.5, (4, 4, 3)).astype(np.float32)))
+PRELU.build((1, 4, 4, 3))
+
 MODELS = {
     "conv_same": (lambda x: tf.nn.conv2d(x, w4, 1, "SAME"), (1, 8, 8, 3)),
     "conv_valid_stride2": (lambda x: tf.nn.conv2d(x, w_big, 2, "VALID"), (2, 13, 11, 3)),
@@ -87,6 +91,14 @@ MODELS = {
     "resize_nearest_half": (lambda x: tf.image.resize(x, (13, 7), "nearest"), (1, 6, 9, 3)),
     "resize_nearest_align": (lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, (11, 4), align_corners=True),
                              (1, 5, 6, 2)),
+    "add_const": (lambda x: x + tf.constant(RNG.standard_normal(3).astype(np.float32)), (1, 5, 5, 3)),
+    "add_residual": (lambda x: tf.nn.relu(x) + x, (2, 4, 4, 3)),
+    "sub_const": (lambda x: x - tf.constant(RNG.standard_normal(3).astype(np.float32)), (1, 5, 5, 3)),
+    "mul_const": (lambda x: x * tf.constant(RNG.standard_normal(3).astype(np.float32)), (1, 5, 5, 3)),
+    "mul_self": (lambda x: tf.nn.relu(x) * x, (2, 4, 4, 3)),
+    "concat": (lambda x: tf.concat([tf.nn.relu(x), x * 0.5 + 1.0, x], axis=3), (1, 4, 4, 3)),
+    "prelu": (PRELU, (1, 4, 4, 3)),
+    "pad_constant": (lambda x: tf.pad(x, [[0, 0], [1, 2], [2, 0], [0, 0]], constant_values=0.75), (1, 4, 4, 3)),
     "max_pool_same": (lambda x: tf.nn.max_pool2d(x, 3, 2, "SAME"), (1, 9, 9, 4)),
     "avg_pool_same": (lambda x: tf.nn.avg_pool2d(x, 3, 2, "SAME"), (1, 9, 9, 4)),
     "avg_pool_valid": (lambda x: tf.nn.avg_pool2d(x, 2, 2, "VALID"), (2, 8, 8, 3)),
@@ -140,6 +152,10 @@ def test_per_tensor_fully_connected_is_exact_too():
     assert max(t.scale.size for t in rt.load(model).tensors) == 1
     for _ in range(20):
         _agree(model, _input(shape, True), True)
+
+
+def test_prelu_model_holds_a_prelu_op():
+    assert "PRELU" in rt.load(_convert(*MODELS["prelu"], int8=True)).op_names
 
 
 def test_float64_mode_is_the_float64_reference():

@@ -203,6 +203,83 @@ def average_pool_2d(ctx, op):
     return np.clip(rounded, *_activation_range(op.options.FusedActivationFunction(), out_t)).astype(out_t.dtype)
 
 
+def _operands(ctx, op):
+    return [(ctx.tensor(i), ctx.value(i)) for i in op.inputs[:2]]
+
+
+def _add_sub(sign: int):
+    """ADD / SUB. int8: both inputs rescaled to ``2 * max(s1, s2)`` after a left shift of 20,
+    ``raw = multiply((q1 - zp1) << 20, m1, sh1) ± multiply((q2 - zp2) << 20, m2, sh2)``, then
+    ``multiply(raw, m_out, sh_out) + zp_out`` with ``m_out`` from ``2 * max(s1, s2) / (2^20 * s_out)``."""
+
+    def kernel(ctx, op):
+        (a_t, a), (b_t, b) = _operands(ctx, op)
+        out_t, activation = ctx.tensor(op.outputs[0]), op.options.FusedActivationFunction()
+        if not a_t.quantized:
+            return _activation_float(ctx.float_out(a.astype(np.float64) + sign * b.astype(np.float64)), activation)
+        _int8_only(op, a_t)
+        s1, s2, so = (np.float64(t.scale[0]) for t in (a_t, b_t, out_t))
+        twice_max = 2 * max(s1, s2)
+        scaled = []
+        for t, v, s_in in ((a_t, a, s1), (b_t, b, s2)):
+            m, sh = fx.quantize_multiplier(s_in / twice_max)
+            scaled.append(fx.multiply((v.astype(np.int64) - t.zero_point[0]) << 20, m, sh))
+        m, sh = fx.quantize_multiplier(twice_max / (2**20 * so))
+        out = fx.multiply(scaled[0] + sign * scaled[1], m, sh) + int(out_t.zero_point[0])
+        return np.clip(out, *_activation_range(activation, out_t)).astype(out_t.dtype)
+
+    return kernel
+
+
+def mul(ctx, op):
+    """MUL. int8: ``multiply((q1 - zp1) * (q2 - zp2), m, sh) + zp_out`` with ``m`` from ``s1 * s2 / s_out``."""
+    (a_t, a), (b_t, b) = _operands(ctx, op)
+    out_t, activation = ctx.tensor(op.outputs[0]), op.options.FusedActivationFunction()
+    if not a_t.quantized:
+        return _activation_float(ctx.float_out(a.astype(np.float64) * b.astype(np.float64)), activation)
+    _int8_only(op, a_t)
+    acc = (a.astype(np.int64) - a_t.zero_point[0]) * (b.astype(np.int64) - b_t.zero_point[0])
+    m, sh = fx.quantize_multiplier(np.float64(a_t.scale[0]) * np.float64(b_t.scale[0]) / np.float64(out_t.scale[0]))
+    out = fx.multiply(acc, m, sh) + int(out_t.zero_point[0])
+    return np.clip(out, *_activation_range(activation, out_t)).astype(out_t.dtype)
+
+
+def concatenation(ctx, op):
+    """Along ``axis``; an int8 input whose (scale, zero point) differs from the output's is requantized as
+    the reference kernel does, ``round(q * s_in / s_out - zp_in * s_in / s_out) + zp_out`` in float32."""
+    out_t = ctx.tensor(op.outputs[0])
+    parts = []
+    for i in op.inputs:
+        t, v = ctx.tensor(i), ctx.value(i)
+        if t.quantized and (t.scale[0] != out_t.scale[0] or t.zero_point[0] != out_t.zero_point[0]):
+            scale = np.float32(t.scale[0]) * (np.float32(1) / np.float32(out_t.scale[0]))
+            bias = np.float32(-t.zero_point[0]) * scale
+            q = fx.round_half_away(v.astype(np.float32) * scale + bias) + out_t.zero_point[0]
+            v = np.clip(q, np.iinfo(out_t.dtype).min, np.iinfo(out_t.dtype).max).astype(out_t.dtype)
+        parts.append(v)
+    out = np.concatenate(parts, axis=op.options.Axis())
+    return out if out_t.quantized else _activation_float(ctx.float_out(out), op.options.FusedActivationFunction())
+
+
+def prelu(ctx, op):
+    """PRELU: ``x >= 0 ? x : alpha * x``. int8: ``multiply(q - zp, m1, sh1)`` (``s_in / s_out``) for
+    ``q >= zp``, else ``multiply((q - zp) * (a - zp_a), m2, sh2)`` (``s_in * s_a / s_out``); ``+ zp_out``."""
+    (x_t, x), (a_t, alpha) = _operands(ctx, op)
+    out_t = ctx.tensor(op.outputs[0])
+    if not x_t.quantized:
+        x, alpha = x.astype(np.float64), alpha.astype(np.float64)
+        return ctx.float_out(np.where(x >= 0, x, x * alpha))
+    _int8_only(op, x_t)
+    centred = x.astype(np.int64) - x_t.zero_point[0]
+    so = np.float64(out_t.scale[0])
+    m1, sh1 = fx.quantize_multiplier(np.float64(x_t.scale[0]) / so)
+    m2, sh2 = fx.quantize_multiplier(np.float64(x_t.scale[0]) * np.float64(a_t.scale[0]) / so)
+    negative = fx.multiply(centred * (alpha.astype(np.int64) - a_t.zero_point[0]), m2, sh2)
+    out = np.where(centred >= 0, fx.multiply(centred, m1, sh1), negative) + int(out_t.zero_point[0])
+    info = np.iinfo(out_t.dtype)
+    return np.clip(out, info.min, info.max).astype(out_t.dtype)
+
+
 def _int8_only(op, tensor):
     if tensor.dtype != np.int8:
         raise NotImplementedError(f"reference.tflite has no {tensor.dtype.__name__} kernel for {op.name}")
@@ -327,6 +404,11 @@ KERNELS = {
     "SOFTMAX": softmax,
     "QUANTIZE": quantize,
     "DEQUANTIZE": dequantize,
+    "ADD": _add_sub(1),
+    "SUB": _add_sub(-1),
+    "MUL": mul,
+    "CONCATENATION": concatenation,
+    "PRELU": prelu,
     "RESHAPE": reshape,
     "TRANSPOSE": transpose,
     "PAD": pad,
