@@ -82,13 +82,14 @@ def _writable(directory: str) -> None:
 
 def cmd_list(args) -> int:
     from tfparity.cases import matches
-    from tfparity.lanes import LANES
+    from tfparity.lanes import LANE_GROUPS, LANES
     from tfparity.ops import REGISTRY
 
     if args.what == "lanes":
         for name, lane in LANES.items():
             ok, reason = lane.available()
-            print(f"{name:<22} {lane.kind:<10} {'available' if ok else 'skipped: ' + reason}  - {lane.doc}")
+            extra = "" if name in LANE_GROUPS["default"] else " (not in the default group)"
+            print(f"{name:<22} {lane.kind:<10} {'available' if ok else 'skipped: ' + reason}{extra}  - {lane.doc}")
         return 0
     cases = REGISTRY.select(args.profile, 0, ops=_ops(args.ops), limit=args.limit)
     shown = [c for c in cases if matches(c.id, args.keyword)]
