@@ -173,17 +173,9 @@ RESOLVERS = {
 
 def model_ops(model: bytes) -> list[str]:
     """Builtin (or custom) op names of the first subgraph, in execution order."""
-    import tflite
+    from reference.tflite import load
 
-    m = tflite.Model.GetRootAsModel(model, 0)
-    codes = []
-    for i in range(m.OperatorCodesLength()):
-        code = m.OperatorCodes(i)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        custom = code.CustomCode()
-        codes.append(custom.decode() if custom else tflite.opcode2name(builtin))
-    graph = m.Subgraphs(0)
-    return [codes[graph.Operators(j).OpcodeIndex()] for j in range(graph.OperatorsLength())]
+    return load(model).op_names
 
 
 def _converted(case, mode: str) -> bytes:
@@ -232,23 +224,25 @@ class TfliteLane(Lane):
             raise Refused(f"interpreter: {str(exc).strip().splitlines()[0][:300]}") from None
         ins, outs = it.get_input_details(), it.get_output_details()
         settings = {"mode": self.mode, "resolver": RESOLVERS[self.resolver], "threads": threads}
-        quant = [_quantization(d) for d in ins], _quantization(outs[0])
-        if quant[1] is None:  # float model
+        in_quant, out_quant = [_quantization(d) for d in ins], _quantization(outs[0])
+
+        def raw():
+            return it.get_tensor(outs[0]["index"])
+
+        if out_quant is None:  # float model
             return Runnable(
                 set_inputs=lambda inputs: [it.set_tensor(d["index"], x) for d, x in zip(ins, inputs)],
-                invoke=it.invoke, output=lambda: it.get_tensor(outs[0]["index"]),
-                tflite_ops=model_ops(model), settings=settings)
-        raw = lambda: it.get_tensor(outs[0]["index"])  # noqa: E731
+                invoke=it.invoke, output=raw, tflite_ops=model_ops(model), settings=settings)
 
         def set_inputs(inputs):
-            for detail, q, x in zip(ins, quant[0], inputs):
+            for detail, q, x in zip(ins, in_quant, inputs):
                 it.set_tensor(detail["index"], q.quantize(x))
 
         return Runnable(
             set_inputs=set_inputs,
-            invoke=it.invoke, output=lambda: quant[1].dequantize(raw()).astype(np.float32),
+            invoke=it.invoke, output=lambda: out_quant.dequantize(raw()).astype(np.float32),
             tflite_ops=model_ops(model), settings={**settings, "calibration_samples": CALIBRATION_SAMPLES},
-            model=model, input_quant=quant[0], output_quant=quant[1], raw_output=raw)
+            model=model, input_quant=in_quant, output_quant=out_quant, raw_output=raw)
 
 
 def _quantization(detail: dict) -> Quantization | None:
