@@ -99,6 +99,8 @@ MODELS = {
     "concat": (lambda x: tf.concat([tf.nn.relu(x), x * 0.5 + 1.0, x], axis=3), (1, 4, 4, 3)),
     "prelu": (PRELU, (1, 4, 4, 3)),
     "pad_constant": (lambda x: tf.pad(x, [[0, 0], [1, 2], [2, 0], [0, 0]], constant_values=0.75), (1, 4, 4, 3)),
+    "mean_hw_keepdims": (lambda x: tf.reduce_mean(x, axis=[1, 2], keepdims=True), (2, 5, 7, 3)),
+    "mean_hw": (lambda x: tf.reduce_mean(x, axis=[1, 2]), (1, 4, 4, 8)),
     "max_pool_same": (lambda x: tf.nn.max_pool2d(x, 3, 2, "SAME"), (1, 9, 9, 4)),
     "avg_pool_same": (lambda x: tf.nn.avg_pool2d(x, 3, 2, "SAME"), (1, 9, 9, 4)),
     "avg_pool_valid": (lambda x: tf.nn.avg_pool2d(x, 2, 2, "VALID"), (2, 8, 8, 3)),
@@ -151,6 +153,14 @@ def test_per_tensor_fully_connected_is_exact_too():
     assert max(t.scale.size for t in rt.load(model).tensors) == 1
     for _ in range(20):
         _agree(model, _input(shape, True), True)
+
+
+@pytest.mark.parametrize("axis, shape", [(3, (1, 3, 3, 10)), (1, (2, 6, 4))])
+def test_mean_over_other_axes_float_and_refused_in_int8(axis, shape):
+    fn = lambda x: tf.reduce_mean(x, axis=axis)  # noqa: E731
+    _agree(_convert(fn, shape, int8=False), _input(shape, False), False)
+    with pytest.raises(NotImplementedError, match="no int8 kernel for MEAN"):
+        rt.run(_convert(fn, shape, int8=True), [_input(shape, True)])
 
 
 def test_prelu_model_holds_a_prelu_op():

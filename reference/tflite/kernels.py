@@ -280,6 +280,28 @@ def prelu(ctx, op):
     return np.clip(out, info.min, info.max).astype(out_t.dtype)
 
 
+def mean(ctx, op):
+    """MEAN over the axes of input 1. int8 only for a 4-D mean over axes {1, 2} (global average pooling):
+    ``multiply(Σq - n*zp_in, m, sh) + zp_out`` with ``m`` from ``s_in / (s_out * n)`` (measured exact).
+    Over other axes LiteRT 2.3 switches between that and a float32 path by a rule not pinned down here,
+    so those are refused rather than guessed."""
+    x_t, out_t, x = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0]), ctx.value(op.inputs[0])
+    axes = tuple(sorted({int(a) % x.ndim for a in np.atleast_1d(ctx.value(op.inputs[1]))}))
+    keep = bool(op.options.KeepDims())
+    if not x_t.quantized:
+        return ctx.float_out(x.astype(np.float64).mean(axis=axes, keepdims=keep))
+    _int8_only(op, x_t)
+    if not (x.ndim == 4 and axes == (1, 2)):
+        raise NotImplementedError(f"reference.tflite has no int8 kernel for MEAN over axes {axes} of a "
+                                  f"{x.ndim}-D tensor (only 4-D over (1, 2))")
+    n = x.shape[1] * x.shape[2]
+    total = x.astype(np.int64).sum(axis=axes, keepdims=keep)
+    m, sh = fx.quantize_multiplier(np.float64(x_t.scale[0]) / (np.float64(out_t.scale[0]) * n))
+    out = fx.multiply(total - n * int(x_t.zero_point[0]), m, sh) + int(out_t.zero_point[0])
+    info = np.iinfo(out_t.dtype)
+    return np.clip(out, info.min, info.max).astype(out_t.dtype)
+
+
 def _int8_only(op, tensor):
     if tensor.dtype != np.int8:
         raise NotImplementedError(f"reference.tflite has no {tensor.dtype.__name__} kernel for {op.name}")
@@ -409,6 +431,7 @@ KERNELS = {
     "SUB": _add_sub(-1),
     "MUL": mul,
     "CONCATENATION": concatenation,
+    "MEAN": mean,
     "PRELU": prelu,
     "RESHAPE": reshape,
     "TRANSPOSE": transpose,
