@@ -69,3 +69,12 @@ def test_bad_keyword_and_unknown_names_are_value_errors():
         REGISTRY.select("quick", 0, ops=["nope"])
     with pytest.raises(ValueError, match="unknown profile"):
         REGISTRY.select("huge", 0)
+
+
+def test_full_grid_tensors_fit_in_memory():
+    from tfparity.ops.common import MAX_ELEMENTS
+
+    for case in REGISTRY.select("full", 0, ops=["conv2d", "depthwise_conv2d", "conv2d_transpose", "max_pool2d"]):
+        assert np.prod(case.params["input_shape"]) <= MAX_ELEMENTS, case.id
+        if "output_shape" in case.params:
+            assert np.prod(case.params["output_shape"]) <= MAX_ELEMENTS, case.id

@@ -9,6 +9,9 @@ import numpy as np
 
 SPATIAL = (1, 2, 3, 5, 7, 8, 9, 13, 16, 21, 28, 32, 56, 64, 112, 224)
 CHANNELS = (1, 2, 3, 4, 8, 16, 32, 64, 128, 256)
+# Largest input or output tensor a sampled case may have: the float64 reference, its error scale and
+# every lane's output are held at once (a 230 M-element transpose-conv output exhausted 24 GiB).
+MAX_ELEMENTS = 4_000_000
 
 
 def normal(rng: np.random.Generator, shape, scale: float = 1.0) -> np.ndarray:

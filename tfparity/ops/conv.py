@@ -12,7 +12,7 @@ from reference.windows import effective_size
 from reference.windows import pads as padding_amounts
 from tfparity.cases import Arrays, Deviation, OpSpec
 from tfparity.lanes import CONVERTED_LANES
-from tfparity.ops.common import CHANNELS, SPATIAL, dims, normal, pad_label, pick, sample
+from tfparity.ops.common import CHANNELS, MAX_ELEMENTS, SPATIAL, dims, normal, pad_label, pick, sample
 
 
 def _arrays(params, rng) -> Arrays:
@@ -63,7 +63,16 @@ def _draw(rng, max_flops: float, kind: str, sizes=SPATIAL, channels=CHANNELS) ->
     if not _fits(params) and kind != "transpose":
         return None
     flops = {"conv2d": _conv_flops, "depthwise": _depthwise_flops, "transpose": _transpose_flops}[kind](params)
-    return params if flops <= max_flops else None
+    largest = max(int(np.prod(params["input_shape"])), _output_elements(params, kind))
+    return params if flops <= max_flops and largest <= MAX_ELEMENTS else None
+
+
+def _output_elements(params, kind) -> int:
+    if kind == "transpose":
+        return int(np.prod(params["output_shape"]))
+    oh, ow = _out_shape(params)
+    channels = params["filter_shape"][3] * (params["filter_shape"][2] if kind == "depthwise" else 1)
+    return params["input_shape"][0] * oh * ow * channels
 
 
 def _out_shape(params) -> tuple[int, int]:

@@ -8,7 +8,7 @@ import reference
 from reference.windows import output_size
 from reference.windows import pads as padding_amounts
 from tfparity.cases import Arrays, OpSpec
-from tfparity.ops.common import CHANNELS, SPATIAL, dims, normal, pick, sample
+from tfparity.ops.common import CHANNELS, MAX_ELEMENTS, SPATIAL, dims, normal, pick, sample
 
 
 def _arrays(params, rng) -> Arrays:
@@ -41,7 +41,8 @@ def _draw(rng, max_flops, sizes=SPATIAL, channels=CHANNELS) -> dict | None:
                   strides=int(rng.integers(1, 4)), padding=pick(rng, ("SAME", "VALID")))
     if params["padding"] == "VALID" and k > min(h, w):
         return None
-    return params if _flops(params) <= max_flops else None
+    small = int(np.prod(params["input_shape"])) <= MAX_ELEMENTS
+    return params if small and _flops(params) <= max_flops else None
 
 
 _CORNERS = [
