@@ -2,9 +2,10 @@
 
 Builds a 4-layer 3x3 conv stack (32-64 channels at 56x56, ReLU) from seeded weights, converts it to
 full-integer int8, checks both give the same output, then times them interleaved (median of N runs
-each, interpreter on 1 thread) and prints both medians and their ratio.
+each) and prints both medians and their ratio. The interpreter runs on 1 thread; numpy's BLAS too,
+unless --blas-threads says otherwise (it must be set before numpy loads, hence the environment).
 
-    .venv/bin/python benchmarks/bench_executor.py [--runs 7]
+    .venv/bin/python benchmarks/bench_executor.py [--runs 7] [--blas-threads 1]
 """
 
 from __future__ import annotations
@@ -14,17 +15,15 @@ import os
 import statistics
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import numpy as np  # noqa: E402
+WIDTHS = [(3, 32), (32, 32), (32, 64), (64, 64)]
 
 
 def build_model(size: int = 56) -> bytes:
+    import numpy as np
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    widths = [(3, 32), (32, 32), (32, 64), (64, 64)]
-    kernels = [tf.constant((rng.standard_normal((3, 3, i, o)) / np.sqrt(9 * i)).astype(np.float32)) for i, o in widths]
+    kernels = [tf.constant((rng.standard_normal((3, 3, i, o)) / np.sqrt(9 * i)).astype(np.float32)) for i, o in WIDTHS]
 
     def net(x):
         for k in kernels:
@@ -45,8 +44,13 @@ def build_model(size: int = 56) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--blas-threads", type=int, default=1, help="threads for numpy's BLAS (default 1)")
     args = parser.parse_args()
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(args.blas_threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+    import numpy as np
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     import reference.tflite as rt
@@ -75,7 +79,8 @@ def main() -> None:
             fn()
             times[name].append(time.perf_counter() - start)
     med = {name: statistics.median(v) for name, v in times.items()}
-    print(f"model: 4 x conv3x3 (32-64 ch) at 56x56, int8, bit-exact: yes; {args.runs} interleaved runs each")
+    print(f"model: {len(WIDTHS)} x conv3x3 ({WIDTHS[0][1]}-{WIDTHS[-1][1]} ch) at 56x56, int8, bit-exact: yes; "
+          f"{args.runs} interleaved runs each; interpreter 1 thread, BLAS {args.blas_threads} thread(s)")
     for name, value in med.items():
         print(f"{name:>12}: median {value * 1e3:8.1f} ms")
     print(f"BUILTIN_REF / executor = {med['BUILTIN_REF'] / med['executor']:.2f}x")

@@ -319,7 +319,7 @@ LANES: dict[str, Lane] = {lane.name: lane for lane in (
 FLOAT_LANES = [name for name, lane in LANES.items() if lane.kind != "quant"]
 QUANT_LANES = [name for name, lane in LANES.items() if lane.kind == "quant"]
 # Lanes every op of the suites can be judged on; tflite-int16x8 waits for reference.tflite's int16
-# softmax / logistic / tanh / relu kernels (those cases end as "error: cannot judge" there).
+# logistic / tanh kernels (those cases end as "error: cannot judge" there).
 NOT_YET_DEFAULT = ("tflite-int16x8",)
 LANE_GROUPS = {"default": [n for n in LANES if n not in NOT_YET_DEFAULT], "float": FLOAT_LANES,
                "quant": QUANT_LANES, "all": list(LANES)}
