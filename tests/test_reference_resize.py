@@ -85,16 +85,21 @@ def test_resize_v1_matches_tf(tf, method, align, half, dtype):
                          _v1_tf(tf, method, x, size, align, half), method, x)
 
 
+def _assert_every_method_matches_tf(tf, x, size):
+    """Every tf.image.resize method x antialias, and every valid v1 flag combination, on ``x``."""
+    for method in METHODS:
+        for antialias in (False, True):
+            _assert_tf_equal(ref.resize(x, size, method, antialias=antialias),
+                             tf.image.resize(x, size, method, antialias=antialias).numpy(), method, x)
+    for method, align, half in V1_FLAGS:
+        _assert_tf_equal(ref.resize_v1(x, size, method, align_corners=align, half_pixel_centers=half),
+                         _v1_tf(tf, method, x, size, align, half), method, x)
+
+
 def test_extreme_ratios_match_tf(tf):
     for seed, (shape, size) in enumerate((((1, 4, 4, 3), (224, 224)), ((1, 224, 224, 3), (7, 7)))):
         x = _image(shape, "float32", seed)
-        for method in METHODS:
-            for antialias in (False, True):
-                _assert_tf_equal(ref.resize(x, size, method, antialias=antialias),
-                                 tf.image.resize(x, size, method, antialias=antialias).numpy(), method, x)
-        for method, align, half in V1_FLAGS:
-            _assert_tf_equal(ref.resize_v1(x, size, method, align_corners=align, half_pixel_centers=half),
-                             _v1_tf(tf, method, x, size, align, half), method, x)
+        _assert_every_method_matches_tf(tf, x, size)
 
 
 @pytest.mark.parametrize("special", ["inf", "-inf", "nan", "tiny"])
@@ -111,13 +116,7 @@ def test_special_values_like_tf(tf, special):
         else:
             x = _image(shape, "float32", seed)
             x[rng.random(shape) < 0.04] = float(special)
-        for method in METHODS:
-            for antialias in (False, True):
-                _assert_tf_equal(ref.resize(x, size, method, antialias=antialias),
-                                 tf.image.resize(x, size, method, antialias=antialias).numpy(), method, x)
-        for method, align, half in V1_FLAGS:
-            _assert_tf_equal(ref.resize_v1(x, size, method, align_corners=align, half_pixel_centers=half),
-                             _v1_tf(tf, method, x, size, align, half), method, x)
+        _assert_every_method_matches_tf(tf, x, size)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float64", "int32"])
