@@ -8,7 +8,7 @@ LANES  ?= default
 RESULTS ?= results
 STAMP  := $(VENV)/.installed-$(EXTRA)
 
-.PHONY: install run report test lint clean
+.PHONY: install browser run report test lint asv nightly clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,27 @@ run: install
 report: install
 	$(PY) -m tfparity report --results-dir $(RESULTS)
 
-test: install
+# Debian's Chromium for tests/test_report_browser.py (Playwright drives it; no browser download).
+browser:
+	@test -x /usr/bin/chromium || { sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }
+
+test: install browser
 	$(PY) -m ruff check .
+	$(VENV)/bin/actionlint
 	$(PY) -m pytest tests -q
 
+# asv: the op registry's cases timed by asv in this environment (suites/asv; --quick: one sample each),
+# recorded for the checked-out commit, then its pages in .asv/html (the report links them). `-E existing:same`
+# is `--python=same` without the matrix: asv 0.6.6 runs --python=same once per matrix entry, all alike.
+# The nightly matrix over tensorflow-cpu / ai-edge-litert releases: `asv run` with asv.conf.json's matrix.
+asv: install
+	$(VENV)/bin/asv machine --yes >/dev/null
+	$(VENV)/bin/asv run -E existing:same --quick --set-commit-hash $$(git rev-parse HEAD)
+	$(VENV)/bin/asv publish
+
+# The nightly job (.github/workflows/nightly.yml runs the same script): full profile, report, asv pages.
+nightly:
+	.ci/nightly
+
 clean:
-	rm -rf $(VENV) .cache results
+	rm -rf $(VENV) .cache results .asv

@@ -8,6 +8,7 @@ Pages are written to a temporary directory that replaces the previous report onl
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import shutil
@@ -90,11 +91,23 @@ def _cell(rows: pd.DataFrame, lane: str) -> dict:
     return {"lane": lane, "status": status, "text": text, "title": title, "sub": ", ".join(others)}
 
 
-def _scatter_js(rows: pd.DataFrame, lanes: list[str]) -> str:
-    import plotly.graph_objects as go
+def plot_js(div: str, fig) -> str:
+    """The call that draws a plotly figure into the element with id ``div`` (one of ours, never from a result),
+    safe inside a ``<script>`` element."""
     import plotly.io as pio
 
-    fig = go.Figure()
+    spec = pio.to_json(fig).replace("</", "<\\/")
+    return f"(function(){{var f={spec};Plotly.newPlot('{div}',f.data,f.layout,{{responsive:true}});}})();"
+
+
+def _scatter_js(rows: pd.DataFrame, lanes: list[str]) -> str:
+    """Every timed case per lane, and each lane as a whole (geometric-mean latency and median error over
+    the cases it timed) with the Pareto front of those: no other lane both faster and more accurate."""
+    import plotly.graph_objects as go
+
+    from report.models import pareto
+
+    fig, summary = go.Figure(), []
     timed = rows.dropna(subset=["timing.median_s"]) if "timing.median_s" in rows else rows.iloc[:0]
     for lane in lanes:
         part = timed[timed.lane == lane]
@@ -104,11 +117,21 @@ def _scatter_js(rows: pd.DataFrame, lanes: list[str]) -> str:
             x=part["timing.median_s"], y=_col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR), mode="markers",
             name=lane, text=part.case_id + " · " + part.outcome,
             hovertemplate="%{text}<br>median %{x:.3s}s<br>max_norm %{y:.3g}<extra>" + lane + "</extra>"))
+        error = _col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR).median()
+        if not np.isnan(error):
+            summary.append((lane, math.exp(np.log(part["timing.median_s"]).mean()), error))
+    front = sorted((t, e, name) for name, t, e in summary if name in pareto(summary))
+    fig.add_trace(go.Scatter(
+        x=[t for _, t, _ in summary], y=[e for _, _, e in summary], text=[n for n, _, _ in summary],
+        mode="markers+text", textposition="top center", name="lanes (geomean latency, median error)",
+        marker={"symbol": "diamond", "size": 12, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "#333"}}))
+    fig.add_trace(go.Scatter(x=[t for t, _, _ in front], y=[e for _, e, _ in front], text=[n for _, _, n in front],
+                             mode="lines+markers", name="Pareto front", line={"color": "#c0392b", "dash": "dot"},
+                             marker={"symbol": "diamond", "size": 12, "color": "#c0392b"}))
     fig.update_layout(xaxis={"type": "log", "title": "median latency (s)"},
                       yaxis={"type": "log", "title": "max_norm error", "exponentformat": "power"},
                       margin={"l": 60, "r": 20, "t": 20, "b": 50}, height=420, legend={"orientation": "v"})
-    spec = pio.to_json(fig).replace("</", "<\\/")
-    return f"(function(){{var f={spec};Plotly.newPlot('scatter',f.data,f.layout,{{responsive:true}});}})();"
+    return plot_js("scatter", fig)
 
 
 def _group_matrix(rows: pd.DataFrame, lanes: list[str]) -> list[dict]:
@@ -151,7 +174,6 @@ def _quantization(latest: pd.DataFrame) -> tuple[list[dict], str] | None:
     if "metrics.lsb_hist" not in latest:
         return None
     import plotly.graph_objects as go
-    import plotly.io as pio
     from plotly.subplots import make_subplots
 
     judged = latest.dropna(subset=["metrics.lsb_hist"])
@@ -180,8 +202,7 @@ def _quantization(latest: pd.DataFrame) -> tuple[list[dict], str] | None:
         fig.update_yaxes(type="log", title_text="outputs", row=i, col=1)
         fig.update_xaxes(title_text="lane − reference kernels (LSB)", dtick=1, row=i, col=1)
     fig.update_layout(height=260 * len(ops), barmode="group", margin={"l": 60, "r": 20, "t": 40, "b": 40})
-    spec = pio.to_json(fig).replace("</", "<\\/")
-    return rows, f"(function(){{var f={spec};Plotly.newPlot('lsbhist',f.data,f.layout,{{responsive:true}});}})();"
+    return rows, plot_js("lsbhist", fig)
 
 
 def _op_rows(rows: pd.DataFrame) -> list[dict]:
@@ -211,31 +232,44 @@ def _write(path: Path, text: str) -> None:
 
 def build(results_dir: str | Path = "results", out: str | Path | None = None) -> Path:
     """Render the report for every run under ``results_dir`` into ``out`` (default ``results_dir/report``)."""
+    from report import history
+    from report.models import model_rows
+    from report.models import render as render_models
+    from tfparity.regress import machine_of
+
     out = Path(out) if out else Path(results_dir) / "report"
     frame = results.load(results_dir)
+    frame = frame.assign(machine=machine_of(frame))
     headers = results.headers(results_dir)
     if frame.empty or not headers:
         raise results.ResultsError(f"no results in {results_dir}: run `python -m tfparity run` first")
     header = max(headers, key=lambda h: h["started_utc"])
     latest = frame[frame.run_id == header["run_id"]]
     lanes = [lane for lane in header["lanes"] if lane in set(latest.lane)]
-    ops = list(dict.fromkeys(latest.op))
+    ops = list(dict.fromkeys(latest.drop(model_rows(latest).index).op))  # whole models get report/models.py pages
     env = _env()
-    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)  # staging beside it: the swap is a rename on one file system
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
-        common = {"nav_ops": ops, "run": header,
+        common = {"nav_ops": ops, "nav_models": list(dict.fromkeys(model_rows(latest).get("model.name", []))),
+                  "run": header,
                   "has_quant": "metrics.lsb_hist" in latest and latest["metrics.lsb_hist"].notna().any()}
         matrix = [{"op": op, "cells": [_cell(latest[(latest.op == op) & (latest.lane == lane)], lane)
                                       for lane in lanes]} for op in ops]
-        runs = [{"run_id": h["run_id"], "started_utc": h["started_utc"], "profile": h.get("profile"),
-                 "threads": h.get("threads"), "machine": f"{h['machine'].get('hostname', '')} ({h['machine']['cpu']})",
-                 "tensorflow": h["versions"].get("tensorflow", ""), "litert": h["versions"].get("ai_edge_litert", ""),
-                 "records": int((frame.run_id == h["run_id"]).sum())}
-                for h in sorted(headers, key=lambda h: h["started_utc"], reverse=True)]
+        table = history.run_table(frame)
+        runs = table.iloc[::-1].to_dict("records")
         _write(staging / "index.html", env.get_template("index.html").render(
-            title="tfparity report", root="", charts=False, lanes=_lane_summary(latest, lanes, header),
-            outcomes=OUTCOMES, matrix=matrix, runs=runs,
+            title="tfparity report", root="", charts=True, lanes=_lane_summary(latest, lanes, header),
+            outcomes=OUTCOMES, matrix=matrix, runs=runs, machines=history.latest_per_machine(table).to_dict("records"),
+            regressions=history.regressions(frame, table), passrate_js=history.pass_rate_js(table),
+            sparks=history.sparklines(frame, table, latest.machine.iloc[0]), asv=_copy_asv(staging),
             all_skipped=bool(len(latest)) and (latest.outcome == "skip").all(), **common))
+        _write(staging / "versions.html", env.get_template("versions.html").render(
+            title="Versions", root="", charts=True, machines=history.version_view(frame, table), **common))
+        for op, data in history.drill_data(frame, latest[latest.op.isin(ops)], table).items():
+            _write(staging / "data" / f"{op}.js", data)
+            _write(staging / "drill" / f"{op}.html", env.get_template("drill.html").render(
+                title=f"{op}: drill-down", root="../", charts=True, op=op, **common))
         for op in ops:
             rows = latest[latest.op == op]
             _write(staging / "ops" / f"{op}.html", env.get_template("op.html").render(
@@ -243,6 +277,7 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
                 scatter_js=_scatter_js(rows, lanes), lanes=lanes, groups=_group_matrix(rows, lanes),
                 pictures=_pictures(rows, results_dir, staging),
                 by_lane=[(lane, _op_rows(rows[rows.lane == lane])) for lane in lanes], **common))
+        render_models(env, latest, lanes, _write, staging, common)
         quant = _quantization(latest)
         if quant:
             _write(staging / "quantization.html", env.get_template("quantization.html").render(
@@ -258,12 +293,27 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
     return out
 
 
+def _copy_asv(staging: Path, conf: Path = HERE.parent / "asv.conf.json") -> bool:
+    """Copy asv's published pages (``html_dir`` of the repository's asv.conf.json, else ``.asv/html``) into
+    the report as ``asv/``, so the report links them and stays self-contained; False when none were published."""
+    from asv.util import load_json
+
+    html = conf.parent / (load_json(conf, js_comments=True).get("html_dir", ".asv/html") if conf.is_file()
+                          else ".asv/html")
+    if not (html / "index.html").is_file():
+        return False
+    shutil.copytree(html, staging / "asv")
+    return True
+
+
 def _replace(staging: Path, out: Path) -> None:
-    """Swap the finished report in: the previous one stays intact until the new one is complete."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
+    """Swap the finished report in: the previous one stays intact until the new one is complete.
+    Builds into the same place at once take turns (a lock file beside it)."""
+    with open(out.with_name(f".{out.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(staging, out)
+        shutil.rmtree(old, ignore_errors=True)

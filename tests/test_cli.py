@@ -19,10 +19,10 @@ def tfparity(*args, cwd=ROOT):
 @pytest.mark.parametrize("args, message", [
     (["run", "--lanes", "tf-cpu,warp-drive"], "unknown lane warp-drive"),
     (["run", "--profile", "huge"], "invalid choice: 'huge'"),
-    (["run", "--ops", "conv3d"], "unknown op conv3d"),
+    (["run", "--ops", "conv3d"], "unknown op or model conv3d"),
     (["run", "--threads", "0"], "expected a positive integer"),
     (["run", "-k", "conv2d and ("], "bad -k expression"),
-    (["list", "cases", "--ops", "nope"], "unknown op nope"),
+    (["list", "cases", "--ops", "nope"], "unknown op or model nope"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):

@@ -41,6 +41,7 @@ class Case:
     modes: tuple = MODES
     exact_float: bool = False
     elementwise: bool = False  # integer modes also run every value of the input type (shape (256, 256))
+    calibration_bound: float | None = None  # calibrate on uniform [-b, b] hitting both ends (default: N(0, 2))
 
     @property
     def input_shapes(self):
@@ -126,8 +127,12 @@ CASES = {
     "relu": Case(tf.nn.relu, ALL, "RELU", exact_float=True, elementwise=True),
     "relu6": Case(tf.nn.relu6, ALL, "RELU6", exact_float=True, elementwise=True),
     "relu_n1_to_1": Case(lambda x: tf.clip_by_value(x, -1.0, 1.0), ALL, "RELU_N1_TO_1", INT8_AND_FLOAT, True, True),
-    "logistic": Case(tf.sigmoid, ALL, "LOGISTIC", INT8_AND_FLOAT, elementwise=True),
-    "tanh": Case(tf.tanh, ALL, "TANH", INT8_AND_FLOAT, elementwise=True),
+    "logistic": Case(tf.sigmoid, ALL, "LOGISTIC", elementwise=True),
+    "tanh": Case(tf.tanh, ALL, "TANH", elementwise=True),
+    # int16 input scales 2^-12 and 2^-11 (bound 32767 * scale): LiteRT's power-of-two shortcut
+    "logistic_input_scale_2^-12": Case(tf.sigmoid, ALL, "LOGISTIC", ("int16",), elementwise=True,
+                                       calibration_bound=32767 / 4096),
+    "tanh_input_scale_2^-11": Case(tf.tanh, ALL, "TANH", ("int16",), elementwise=True, calibration_bound=32767 / 2048),
     "hard_swish": Case(lambda x: x * tf.nn.relu6(x + 3) / 6, ALL, "HARD_SWISH", INT8_AND_FLOAT, True, True),
     "prelu": Case(PRELU, (1, 4, 4, 3), "PRELU", INT8_AND_FLOAT, True),
     "softmax": Case(tf.nn.softmax, (4, 50), "SOFTMAX"),
@@ -167,13 +172,21 @@ CASES = {
 }
 
 
+def _calibration_sample(rng, shape, bound):
+    if bound is None:
+        return (rng.standard_normal(shape) * 2).astype(np.float32)
+    sample = rng.uniform(-bound, bound, shape).astype(np.float32)
+    sample.flat[:2] = bound, -bound
+    return sample
+
+
 @cache
 def convert(case: Case, mode: str, per_tensor_dense: bool = False) -> bytes:
     fn = tf.function(case.fn, input_signature=[tf.TensorSpec(s, tf.float32) for s in case.input_shapes])
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
     if mode != "float":
         rng = np.random.default_rng(0)
-        samples = [[(rng.standard_normal(s) * 2).astype(np.float32) for s in case.input_shapes] for _ in range(8)]
+        samples = [[_calibration_sample(rng, s, case.calibration_bound) for s in case.input_shapes] for _ in range(8)]
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: iter(samples)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode == "int8" else
@@ -240,11 +253,18 @@ def test_per_tensor_fully_connected_is_exact_too():
         assert_agrees(model, graph, random_inputs(graph, seed), exact=True)
 
 
-@pytest.mark.parametrize("name", ["logistic", "tanh"])
-def test_int16_ops_without_a_kernel_say_so(name):
-    model = convert(CASES[name], "int16")
-    with pytest.raises(NotImplementedError, match="no int16 kernel"):
-        rt.run(model, random_inputs(rt.load(model), 0))
+@pytest.mark.parametrize("name, scale_log2", [("logistic_input_scale_2^-12", -12), ("tanh_input_scale_2^-11", -11)])
+def test_power_of_two_int16_input_scales_are_reached(name, scale_log2):
+    graph = rt.load(convert(CASES[name], "int16"))
+    assert graph.tensors[graph.inputs[0]].scale[0] == 2.0**scale_log2
+
+
+def test_sigmoid_table_is_sigmoid_in_unsigned_0_16():
+    from reference.tflite.tables import SIGMOID_U16
+
+    exact = 65536 / (1 + np.exp(-np.arange(256) / 24))
+    assert SIGMOID_U16.shape == (256,) and np.all(np.diff(SIGMOID_U16) >= 0)
+    assert np.abs(SIGMOID_U16 - exact).max() < 1.2  # hand-rounded entries, none off by more than ~1 unit
 
 
 def test_unknown_op_is_named():

@@ -21,7 +21,7 @@ def _result(case_id="op[a]"):
 
 
 def test_writer_appends_lines_readable_while_open(tmp_path):
-    writer = results.RunWriter(tmp_path, _header())
+    writer = results.RunWriter(results.run_path(tmp_path, "r1"), _header())
     writer.write(_result("op[a]"))
     header, rows = results.read_run(writer.path)  # still open: what is written is already on disk
     assert header["run_id"] == "r1" and [r["case_id"] for r in rows] == ["op[a]"]

@@ -1,4 +1,4 @@
-"""``python -m tfparity``: run | report | list (DESIGN §2.5). ``run`` is a thin wrapper over pytest.
+"""``python -m tfparity``: run | report | list | compare | repro (DESIGN §2.5). ``run`` is a thin wrapper over pytest.
 
 Bad input (unknown lane, op or profile, a malformed option, an unwritable results directory)
 prints one line to stderr and exits 2, never a traceback.
@@ -7,12 +7,14 @@ prints one line to stderr and exits 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = {"ops": ROOT / "suites" / "ops"}
+SUITES = {"ops": [ROOT / "suites" / "ops"], "models": [ROOT / "suites" / "models"],
+          "all": [ROOT / "suites" / "ops", ROOT / "suites" / "models"]}
 
 
 class UsageError(Exception):
@@ -34,6 +36,46 @@ def _positive(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    return os.cpu_count() or 1 if text == "auto" else _positive(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 <= value < 1e6:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 1e6, got {text}")
+    return value
+
+
+def _between(low: float, high: float, what: str):
+    """An argparse type: a number strictly between ``low`` and ``high``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low < value < high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_above_one = _between(1, 1e6, "a number above 1")
+_probability = _between(0, 1, "a probability between 0 and 1")
+
+
+def _run_id(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", text):
+        raise argparse.ArgumentTypeError(f"expected letters, digits, - and _ only, got {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m tfparity", description="TensorFlow / LiteRT conformance and benchmark suite")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log output")
@@ -43,18 +85,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="quick", choices=("quick", "full"))
     run.add_argument("--lanes", default="default",
                      help="comma-separated lane names, or a group: default, float, quant, all")
-    run.add_argument("--suite", default="ops", choices=sorted(SUITES))
+    run.add_argument("--suite", default="all", choices=sorted(SUITES),
+                     help="ops, models (whole networks) or all (default)")
+    run.add_argument("--model", default=None, help="run this .tflite / .keras / SavedModel (implies --suite models)")
+    run.add_argument("--inputs", default=None, help="with --model: the inputs as a .npz (default: seeded draws)")
     run.add_argument("--ops", default=None, help="comma-separated op names (default: all)")
     run.add_argument("-k", dest="keyword", default=None,
                      help='select cases: and/or/not over substrings of "<case id>-<lane>", e.g. "conv2d and pad=SAME"')
     run.add_argument("--limit", type=_positive, default=None, help="only the first N cases of each op (smoke runs)")
-    run.add_argument("--threads", type=_positive, default=os.cpu_count() or 1)
+    run.add_argument("--threads", type=_positive, default=None,
+                     help="interpreter / TF intra-op threads per worker (default: the cores shared among --jobs)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--results-dir", default="results")
+    run.add_argument("--jobs", type=_jobs, default=1,
+                     help="worker processes (default 1; auto: one per core); more than 1 checks conformance only, "
+                          "in parallel, with timing off")
+    run.add_argument("--no-timing", action="store_true", help="conformance only: no timing (records say timing null)")
+    run.add_argument("--timeout", type=_seconds, default=None,
+                     help="per-case time limit in seconds (default: 120 quick, 300 full; 0: none); "
+                          "a case over it is recorded as crash")
+    run.add_argument("--shard", default=None, help="I/N: only the I-th of N deterministic parts of the cases")
+    run.add_argument("--run-id", type=_run_id, default=None, help="run id (default: UTC time + random suffix); "
+                     "the shards of one run share it")
 
     report = sub.add_parser("report", help="render the HTML report from every run file")
     report.add_argument("--results-dir", default="results")
     report.add_argument("--out", default=None, help="output directory (default: RESULTS_DIR/report)")
+
+    compare = sub.add_parser("compare", help="what changed from run A to run B; exit 1 on a regression (a CI gate)")
+    compare.add_argument("run_a", metavar="RUN_A", help="the earlier run: a run id in --results-dir or a run file")
+    compare.add_argument("run_b", metavar="RUN_B", help="the later run")
+    compare.add_argument("--results-dir", default="results")
+    compare.add_argument("--min-ratio", type=_above_one, help="latency: least ratio of medians that counts "
+                         "(default: tfparity.regress.DEFAULT)")
+    compare.add_argument("--alpha", type=_probability, help="latency: Mann-Whitney p-value below which a shift "
+                         "is significant")
+    compare.add_argument("--error-ratio", type=_above_one, help="accuracy: least factor on max_norm that counts")
+
+    repro = sub.add_parser("repro", help="export a standalone reproduction of one record (script, model, inputs)")
+    repro.add_argument("case_id", metavar="CASE_ID")
+    repro.add_argument("lane", metavar="LANE")
+    repro.add_argument("--out", required=True, help="directory to write (created; must be empty if it exists)")
+    repro.add_argument("--results-dir", default="results")
+    repro.add_argument("--run", default=None, help="the run whose record to reproduce (default: the latest with it)")
 
     listing = sub.add_parser("list", help="list lanes or cases")
     listing.add_argument("what", choices=("lanes", "cases"))
@@ -83,7 +156,6 @@ def _writable(directory: str) -> None:
 def cmd_list(args) -> int:
     from tfparity.cases import matches
     from tfparity.lanes import LANE_GROUPS, LANES
-    from tfparity.ops import REGISTRY
 
     if args.what == "lanes":
         for name, lane in LANES.items():
@@ -91,12 +163,26 @@ def cmd_list(args) -> int:
             extra = "" if name in LANE_GROUPS["default"] else " (not in the default group)"
             print(f"{name:<22} {lane.kind:<10} {'available' if ok else 'skipped: ' + reason}{extra}  - {lane.doc}")
         return 0
-    cases = REGISTRY.select(args.profile, 0, ops=_ops(args.ops), limit=args.limit)
+    cases = _select("all", args.profile, 0, _ops(args.ops), args.limit)
     shown = [c for c in cases if matches(c.id, args.keyword)]
     for case in shown:
         print(case.id)
     print(f"{len(shown)} cases ({args.profile} profile)", file=sys.stderr)
     return 0
+
+
+def _select(suite: str, profile: str, seed: int, names: list[str] | None, limit: int | None) -> list:
+    """Cases of the op registry and / or the model registry (``suite``), restricted to ``names`` if given."""
+    from tfparity.models import MODELS
+    from tfparity.ops import REGISTRY
+
+    registries = [r for name, r in (("ops", REGISTRY), ("models", MODELS)) if suite in (name, "all")]
+    unknown = sorted(set(names or ()) - {n for r in registries for n in r.specs})
+    if unknown:
+        raise UsageError(f"unknown op or model {', '.join(unknown)} in suite {suite}; known: "
+                         f"{', '.join(n for r in registries for n in r.specs)}")
+    wanted = [(r, [n for n in names if n in r.specs] if names else None) for r in registries]
+    return [c for r, ops in wanted if ops is None or ops for c in r.select(profile, seed, ops=ops, limit=limit)]
 
 
 def cmd_run(args) -> int:
@@ -105,28 +191,50 @@ def cmd_run(args) -> int:
     from tfparity import results
     from tfparity.cases import matches
     from tfparity.lanes import parse_lanes
-    from tfparity.ops import REGISTRY
+    from tfparity.sharding import in_shard, parse_shard, shard_name
 
     lanes = parse_lanes(args.lanes)
     ops = _ops(args.ops)
-    pairs = [(c, lane) for c in REGISTRY.select(args.profile, args.seed, ops=ops, limit=args.limit) for lane in lanes
-             if matches(f"{c.id}-{lane}", args.keyword)]
+    if args.inputs and not args.model:
+        raise UsageError("--inputs needs --model")
+    if args.model:
+        from tfparity.models import MODELS, byo
+
+        MODELS.specs.pop(byo.NAME, None)
+        MODELS.add(byo.given_model(args.model, args.inputs))  # a bad path or file is a one-line error here
+        args.suite, ops = "models", [byo.NAME]
+    shard = parse_shard(args.shard)
+    pairs = [(c, lane) for c in _select(args.suite, args.profile, args.seed, ops, args.limit) for lane in lanes
+             if in_shard(c.id, shard) and matches(f"{c.id}-{lane}", args.keyword)]
     _writable(args.results_dir)
-    run_id = results.new_run_id()
-    argv = [str(SUITES[args.suite]), f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"), "-q",
+    run_id = args.run_id or results.new_run_id()
+    path = results.run_path(args.results_dir, run_id, shard_name(shard))
+    if path.exists():
+        raise UsageError(f"{path} exists already: give another --run-id")
+    timing = not args.no_timing and args.jobs == 1
+    args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    timeout = args.timeout if args.timeout is not None else {"quick": 120, "full": 300}[args.profile]
+    argv = [*map(str, SUITES[args.suite]), f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"), "-q",
             "-p", "no:cacheprovider", "--profile", args.profile, "--lanes", ",".join(lanes),
             "--threads", str(args.threads), "--seed", str(args.seed), "--results-dir", args.results_dir,
-            "--run-id", run_id]
-    if ops:
+            "--run-id", run_id, "-n", str(args.jobs), "--dist", "load", "--max-worker-restart", str(len(pairs)),
+            "--case-timeout", str(timeout)]
+    if shard:
+        argv += ["--shard", shard_name(shard)]
+    if not timing:
+        argv += ["--no-timing"]
+    if args.model:
+        argv += ["--model", str(Path(args.model).resolve())] + (["--inputs", args.inputs] if args.inputs else [])
+    elif ops:
         argv += ["--ops", ",".join(ops)]
     if args.keyword:
         argv += ["--select", args.keyword]
     if args.limit:
         argv += ["--limit", str(args.limit)]
     print(f"tfparity: {len({c.id for c, _ in pairs})} cases, {len(pairs)} (case, lane) checks on {len(lanes)} lanes "
-          f"({args.profile} profile, {args.threads} threads)", file=sys.stderr)
+          f"({args.profile} profile, {args.threads} threads, {args.jobs} worker process{'es' * (args.jobs > 1)}, "
+          f"timing {'on' if timing else 'off'})", file=sys.stderr)
     status = pytest.main(argv)
-    path = Path(args.results_dir) / f"run-{run_id}.jsonl"
     if not path.exists():
         print("tfparity: no case was selected; nothing was run", file=sys.stderr)
         return 2 if status == pytest.ExitCode.NO_TESTS_COLLECTED else int(status)
@@ -141,12 +249,38 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from report.build import build
 
-    out = build(args.results_dir, args.out)
+    try:
+        out = build(args.results_dir, args.out)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a record field of the wrong shape
+        raise UsageError(f"cannot build the report from {args.results_dir}: a record has a malformed field "
+                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
     print(out / "index.html")
     return 0
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list}
+def cmd_compare(args) -> int:
+    from dataclasses import replace
+
+    from tfparity import regress, results
+
+    files = [results.find_run(spec, args.results_dir) for spec in (args.run_a, args.run_b)]
+    before, after = (results.header(paths[0]) for paths in files)
+    frame = results.load_files(list(dict.fromkeys(files[0] + files[1])))
+    given = {k: getattr(args, k) for k in ("min_ratio", "alpha", "error_ratio") if getattr(args, k) is not None}
+    thresholds = replace(regress.DEFAULT, **given)
+    changes = regress.compare_runs(frame, before["run_id"], after["run_id"], thresholds=thresholds)
+    print(regress.render(changes, before, after))
+    return 1 if (changes.verdict == "regression").any() else 0
+
+
+def cmd_repro(args) -> int:
+    from tfparity.repro import export
+
+    print(export(args.case_id, args.lane, args.out, args.results_dir, args.run))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "compare": cmd_compare, "repro": cmd_repro}
 
 
 def main(argv: list[str] | None = None) -> int:

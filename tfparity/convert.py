@@ -54,9 +54,11 @@ def _converter(case, mode: str):
 
 
 def calibration_data(case, count: int = CALIBRATION_SAMPLES) -> list[list[np.ndarray]]:
-    """Representative inputs from the case's own distribution, seeded by the case (count recorded)."""
+    """Representative inputs from the case's own distribution (a model's ``calibration`` draws, where it has
+    them), seeded by the case (count recorded)."""
     rng = np.random.default_rng(case.seed + 1)
-    return [case.op.make_arrays(case.params, rng).inputs for _ in range(count)]
+    draw = getattr(case.op, "calibration", None) or case.op.make_arrays
+    return [draw(case.params, rng).inputs for _ in range(count)]
 
 
 def cache_key(case, mode: str) -> str:

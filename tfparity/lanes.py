@@ -40,8 +40,8 @@ class Quantization:
 
 @dataclass
 class Runnable:
-    """A prepared (built or converted) case on one lane. Integer models also give their model bytes,
-    the quantization of inputs and output, and the raw integer output."""
+    """A prepared (built or converted) case on one lane. Converted models also give their model bytes;
+    integer models the quantization of inputs and output, and the raw integer output."""
 
     set_inputs: Callable[[list[np.ndarray]], None]
     invoke: Callable[[], None]
@@ -52,6 +52,7 @@ class Runnable:
     input_quant: list[Quantization] | None = None
     output_quant: Quantization | None = None
     raw_output: Callable[[], np.ndarray] | None = None
+    outputs: Callable[[], list[np.ndarray]] | None = None  # every output, in the model's order (dequantized)
 
 
 class Refused(Exception):
@@ -161,7 +162,7 @@ class TfLane(Lane):
 
         run_first(case.arrays.inputs)  # compile now, so XLA refusals surface as `unsupported`
         return Runnable(set_inputs=set_inputs, invoke=invoke, output=lambda: state["out"].numpy(),
-                        settings=settings)
+                        settings=settings, outputs=lambda: [t.numpy() for t in tf.nest.flatten(state["out"])])
 
 
 RESOLVERS = {
@@ -213,26 +214,40 @@ class TfliteLane(Lane):
         return True, ""
 
     def prepare(self, case, threads):
-        model = _converted(case, self.mode)
+        return self.load(_converted(case, self.mode), threads)
+
+    def interpreter(self, model: bytes, threads: int, preserve_all_tensors: bool = False):
+        """An allocated interpreter of ``model`` with this lane's resolver (or :class:`Refused`)."""
         module = self._interpreter_module()
         resolver = getattr(module.OpResolverType, RESOLVERS[self.resolver])
         try:
-            it = module.Interpreter(model_content=model, num_threads=threads,
-                                    experimental_op_resolver_type=resolver)
+            it = module.Interpreter(model_content=model, num_threads=threads, experimental_op_resolver_type=resolver,
+                                    experimental_preserve_all_tensors=preserve_all_tensors)
             it.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise Refused(f"interpreter: {str(exc).strip().splitlines()[0][:300]}") from None
+        return it
+
+    def load(self, model: bytes, threads: int) -> Runnable:
+        """``model`` (already converted, or given as a file) on this lane's interpreter."""
+        it = self.interpreter(model, threads)
         ins, outs = it.get_input_details(), it.get_output_details()
         settings = {"mode": self.mode, "resolver": RESOLVERS[self.resolver], "threads": threads}
         in_quant, out_quant = [_quantization(d) for d in ins], _quantization(outs[0])
+        every_quant = [_quantization(d) for d in outs]
 
         def raw():
             return it.get_tensor(outs[0]["index"])
 
+        def outputs():
+            values = [it.get_tensor(d["index"]) for d in outs]
+            return [v if q is None else q.dequantize(v).astype(np.float32) for v, q in zip(values, every_quant)]
+
         if out_quant is None:  # float model
             return Runnable(
                 set_inputs=lambda inputs: [it.set_tensor(d["index"], x) for d, x in zip(ins, inputs)],
-                invoke=it.invoke, output=raw, tflite_ops=model_ops(model), settings=settings)
+                invoke=it.invoke, output=raw, tflite_ops=model_ops(model), settings=settings, model=model,
+                outputs=outputs)
 
         def set_inputs(inputs):
             for detail, q, x in zip(ins, in_quant, inputs):
@@ -242,7 +257,7 @@ class TfliteLane(Lane):
             set_inputs=set_inputs,
             invoke=it.invoke, output=lambda: out_quant.dequantize(raw()).astype(np.float32),
             tflite_ops=model_ops(model), settings={**settings, "calibration_samples": CALIBRATION_SAMPLES},
-            model=model, input_quant=in_quant, output_quant=out_quant, raw_output=raw)
+            model=model, input_quant=in_quant, output_quant=out_quant, raw_output=raw, outputs=outputs)
 
 
 def _quantization(detail: dict) -> Quantization | None:
@@ -318,11 +333,7 @@ LANES: dict[str, Lane] = {lane.name: lane for lane in (
 
 FLOAT_LANES = [name for name, lane in LANES.items() if lane.kind != "quant"]
 QUANT_LANES = [name for name, lane in LANES.items() if lane.kind == "quant"]
-# Lanes every op of the suites can be judged on; tflite-int16x8 waits for reference.tflite's int16
-# logistic / tanh kernels (those cases end as "error: cannot judge" there).
-NOT_YET_DEFAULT = ("tflite-int16x8",)
-LANE_GROUPS = {"default": [n for n in LANES if n not in NOT_YET_DEFAULT], "float": FLOAT_LANES,
-               "quant": QUANT_LANES, "all": list(LANES)}
+LANE_GROUPS = {"default": list(LANES), "float": FLOAT_LANES, "quant": QUANT_LANES, "all": list(LANES)}
 CONVERTED_LANES = frozenset(name for name, lane in LANES.items() if isinstance(lane, (TfliteLane, LitertGpuLane)))
 
 

@@ -2,7 +2,11 @@
 
 Options: ``--lanes`` (names, or ``all``), ``--profile``, ``--ops``, ``--select`` (a ``-k``-style
 expression over ``<case id>-<lane>`` that, unlike pytest's ``-k``, accepts ``=`` and ``,``), ``--limit``
-(first N cases per op), ``--seed``, ``--threads``, ``--results-dir``, ``--run-id``.
+(first N cases per op), ``--seed``, ``--threads``, ``--results-dir``, ``--run-id``, ``--shard I/N``,
+``--no-timing`` (conformance only) and ``--case-timeout`` (seconds; enforced in xdist workers).
+Under pytest-xdist (``-n N``; the CLI always uses it) cases run in worker processes, so a crash costs one
+case (:mod:`tfparity.isolation`): the controller writes the header and any ``crash`` record, workers append
+their results to the same run file. Timing runs need ``-n 1``: with more workers timing is off.
 A suite module names its op in ``OP`` and has one test taking ``case``, ``lane`` and
 ``tfparity_check``; this plugin parametrizes it over the registry's cases x lanes (marks: the
 lane and the op, ``-`` -> ``_``) and records each result as it finishes.
@@ -18,10 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any TF import; `--v
 
 import pytest  # noqa: E402
 
-from tfparity import results  # noqa: E402
+from tfparity import isolation, results  # noqa: E402
 from tfparity.cases import PROFILES  # noqa: E402
-
-OUTCOME_KEY = pytest.StashKey[Counter]()
+from tfparity.sharding import in_shard, parse_shard, shard_name  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -35,6 +38,12 @@ def pytest_addoption(parser):
     group.addoption("--threads", type=int, default=os.cpu_count() or 1, help="interpreter / TF intra-op threads")
     group.addoption("--results-dir", default="results", help="where the run file goes (default: results/)")
     group.addoption("--run-id", default=None, help="run id (default: UTC time + random suffix)")
+    group.addoption("--shard", default=None, help="I/N: run only the I-th of N deterministic parts of the cases")
+    group.addoption("--no-timing", action="store_true", help="conformance only: no timing (timing: null)")
+    group.addoption("--case-timeout", type=float, default=0, help="per-case limit in seconds in xdist workers "
+                    "(0: none); a case over it ends as a crash record")
+    group.addoption("--model", default=None, help="a .tflite, .keras or SavedModel to run (suites/models)")
+    group.addoption("--inputs", default=None, help="with --model: its inputs as a .npz (default: seeded draws)")
 
 
 def _marker(name: str) -> str:
@@ -45,6 +54,7 @@ def _marker(name: str) -> str:
 def pytest_configure(config):
     from tfparity.cases import matches
     from tfparity.lanes import LANES, parse_lanes
+    from tfparity.models import MODELS, byo
     from tfparity.ops import REGISTRY
     from tfparity.timing import BENCHMARK_SETTINGS
 
@@ -52,38 +62,74 @@ def pytest_configure(config):
         config.tfparity_lanes = parse_lanes(config.getoption("lanes"))
         ops = config.getoption("ops")
         config.tfparity_ops = [o.strip() for o in ops.split(",") if o.strip()] if ops else None
-        REGISTRY.select(config.getoption("profile"), 0, ops=config.tfparity_ops)  # validates op names
+        if config.getoption("model"):
+            MODELS.specs.pop(byo.NAME, None)
+            MODELS.add(byo.given_model(config.getoption("model"), config.getoption("inputs")))
+            config.tfparity_ops = [byo.NAME]
+        unknown = sorted(set(config.tfparity_ops or ()) - set(REGISTRY.specs) - set(MODELS.specs))
+        if unknown:
+            raise ValueError(f"unknown op or model {', '.join(unknown)}; known: "
+                             f"{', '.join([*REGISTRY.specs, *MODELS.specs])}")
         matches("", config.getoption("select"))  # validates the expression
+        config.tfparity_shard = parse_shard(config.getoption("shard"))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("threads") < 1:
         raise pytest.UsageError("--threads must be at least 1")
-    for name in list(LANES) + list(REGISTRY.specs):
+    for name in list(LANES) + list(REGISTRY.specs) + list(MODELS.specs) + [byo.NAME]:
         config.addinivalue_line("markers", f"{_marker(name)}: tfparity lane or op {name}")
     given = " ".join(config.invocation_params.args)
     for dest, value in BENCHMARK_SETTINGS[config.getoption("profile")].items():
         if "--" + dest.replace("_", "-") not in given:
             setattr(config.option, dest, value)
-    config.stash[OUTCOME_KEY] = Counter()
+    if not _timing(config):
+        config.option.benchmark_disable = True
     config.tfparity_writer = None
+    if not hasattr(config, "workerinput"):  # this process owns the run file
+        config.tfparity_run_id = config.getoption("run_id") or results.new_run_id()
+        config.tfparity_run_path = results.run_path(config.getoption("results_dir"), config.tfparity_run_id,
+                                                    shard_name(config.tfparity_shard))
+
+
+def _jobs(config) -> int:
+    """Processes running cases at once: xdist's worker count, 1 when not distributed."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workercount"] if workerinput else (config.getoption("numprocesses", None) or 1)
+
+
+def _timing(config) -> bool:
+    """Timing is on unless ``--no-timing``, or cases run in parallel (timings would be distorted)."""
+    return not config.getoption("no_timing") and _jobs(config) == 1
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    """pytest-benchmark turns itself off in every xdist worker; one worker alone (``-n 1``) times
+    cases serially, as pytest does without xdist, so timing stays on there."""
+    bench_session = getattr(session.config, "_benchmarksession", None)
+    if bench_session is not None and _timing(session.config):
+        bench_session.disabled = bench_session.xdist_warning = False
 
 
 def pytest_generate_tests(metafunc):
     if "case" not in metafunc.fixturenames:
         return
     from tfparity.cases import matches
+    from tfparity.models import MODELS
     from tfparity.ops import REGISTRY
 
     config = metafunc.config
-    op = metafunc.module.OP
-    wanted = config.tfparity_ops is None or op in config.tfparity_ops
-    cases = REGISTRY.select(config.getoption("profile"), config.getoption("seed"), ops=[op],
+    op = getattr(metafunc.module, "OP", None) or metafunc.module.MODEL  # suites/ops name an OP, suites/models a MODEL
+    registry = REGISTRY if hasattr(metafunc.module, "OP") else MODELS
+    wanted = (config.tfparity_ops is None or op in config.tfparity_ops) and op in registry.specs
+    cases = registry.select(config.getoption("profile"), config.getoption("seed"), ops=[op],
                             limit=config.getoption("limit")) if wanted else []
     expr = config.getoption("select")
     metafunc.parametrize(("case", "lane"), [
         pytest.param(case, lane, id=f"{case.id}-{lane}",
                      marks=[getattr(pytest.mark, _marker(lane)), getattr(pytest.mark, _marker(op))])
-        for case in cases for lane in config.tfparity_lanes if matches(f"{case.id}-{lane}", expr)])
+        for case in cases if in_shard(case.id, config.tfparity_shard)
+        for lane in config.tfparity_lanes if matches(f"{case.id}-{lane}", expr)])
 
 
 def pytest_collection_modifyitems(config, items):
@@ -98,25 +144,34 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _writer(config):
-    """The run file, opened (and its header written) when the first case finishes."""
+    """The run file. The process owning the run (pytest, or xdist's controller once cases are collected)
+    creates it with its header; xdist workers join it (its path comes in ``workerinput``)."""
     if config.tfparity_writer is None:
-        from tfparity import lanes, machine, timing
+        from tfparity import lanes
 
-        threads = config.getoption("threads")
-        lanes.configure_tf_threads(threads)
-        header = {
-            "type": "run", "schema_version": results.SCHEMA_VERSION,
-            "run_id": config.getoption("run_id") or results.new_run_id(),
-            "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "git_commit": machine.git_commit(), "profile": config.getoption("profile"),
-            "seed": config.getoption("seed"), "threads": threads, "lanes": config.tfparity_lanes,
-            "lane_status": {name: reason or "available" for name, (ok, reason) in _availability(config).items()},
-            "parallel": False, "machine": machine.machine(), "versions": machine.versions(),
-            "peak_gflops": timing.peak_gflops(),
-        }
-        config.tfparity_header = header
-        config.tfparity_writer = results.RunWriter(config.getoption("results_dir"), header)
+        lanes.configure_tf_threads(config.getoption("threads"))
+        workerinput = getattr(config, "workerinput", None)
+        config.tfparity_writer = (results.RunWriter(workerinput["tfparity_run_path"]) if workerinput
+                                  else results.RunWriter(config.tfparity_run_path, _header(config)))
+        config.tfparity_header = config.tfparity_writer.header
     return config.tfparity_writer
+
+
+def _header(config) -> dict:
+    from tfparity import machine, timing
+
+    jobs, isolated = _jobs(config), bool(config.getoption("numprocesses", None))
+    return {
+        "type": "run", "schema_version": results.SCHEMA_VERSION, "run_id": config.tfparity_run_id,
+        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": machine.git_commit(), "profile": config.getoption("profile"),
+        "seed": config.getoption("seed"), "threads": config.getoption("threads"), "lanes": config.tfparity_lanes,
+        "lane_status": {name: reason or "available" for name, (ok, reason) in _availability(config).items()},
+        "parallel": jobs if jobs > 1 else False, "timing": _timing(config), "isolated": isolated,
+        "case_timeout_s": config.getoption("case_timeout") if isolated else 0,
+        "shard": shard_name(config.tfparity_shard),
+        "machine": machine.machine(), "versions": machine.versions(), "peak_gflops": timing.peak_gflops(),
+    }
 
 
 def _availability(config) -> dict:
@@ -129,19 +184,28 @@ def _availability(config) -> dict:
 
 @pytest.fixture
 def tfparity_check(request, benchmark):
-    """Check (case, lane), append the record, and map its outcome onto pytest's."""
+    """Check (case, lane) (a whole model: :func:`tfparity.models.check.check_model`), append the record, and
+    map its outcome onto pytest's."""
     from tfparity.check import check
+    from tfparity.models.check import check_model
+    from tfparity.models.spec import ModelSpec
 
     def run(case, lane):
         config = request.config
         writer = _writer(config)
-        record = check(case, lane, benchmark=benchmark, run_id=writer.run_id, threads=config.getoption("threads"),
-                       peak_gflops=config.tfparity_header["peak_gflops"], availability=_availability(config)[lane],
-                       results_dir=writer.path.parent)
+        previous, config.tfparity_last_case = getattr(config, "tfparity_last_case", case), case
+        if previous is not case:  # a process holds one case's arrays at a time, whichever lanes it runs
+            previous.release()
+        limit = config.getoption("case_timeout") if hasattr(config, "workerinput") else 0
+        with isolation.time_limit(limit):
+            if isinstance(case.op, ModelSpec):
+                record = check_model(case, lane, benchmark=benchmark, run_id=writer.run_id,
+                                     threads=config.getoption("threads"), availability=_availability(config)[lane])
+            else:
+                record = check(case, lane, benchmark=benchmark, run_id=writer.run_id,
+                               threads=config.getoption("threads"), peak_gflops=config.tfparity_header["peak_gflops"],
+                               availability=_availability(config)[lane], results_dir=writer.path.parent)
         writer.write(record)
-        if lane == config.tfparity_lanes[-1]:
-            case.release()
-        config.stash[OUTCOME_KEY][(lane, record["outcome"])] += 1
         outcome, reason = record["outcome"], record["reason"]
         if outcome in ("fail", "error"):
             pytest.fail(f"{outcome}: {reason}", pytrace=False)
@@ -151,6 +215,38 @@ def tfparity_check(request, benchmark):
             pytest.skip(f"{outcome}: {reason}")
 
     return run
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist controller: tell each worker (replacements too) which run file to append to."""
+    node.workerinput["tfparity_run_path"] = str(node.config.tfparity_run_path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """xdist controller: write the header once cases are collected, before any is scheduled."""
+    if ids:
+        _writer(node.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem, report, sched):
+    """xdist controller: a worker died running ``crashitem``; record that case as ``crash``."""
+    from tfparity.check import base_record
+    from tfparity.models import MODELS
+    from tfparity.ops import REGISTRY
+
+    config = report.node.config
+    case_id, lane = isolation.split_test_id(crashitem, config.tfparity_lanes)
+    op = case_id.split("[", 1)[0]
+    registry = REGISTRY if op in REGISTRY.specs else MODELS
+    case = next(c for c in registry.select(config.getoption("profile"), config.getoption("seed"), ops=[op])
+                if c.id == case_id)
+    reason = isolation.crash_reason(isolation.exit_status(report.node), config.getoption("case_timeout"))
+    writer = _writer(config)
+    writer.write({**base_record(case, lane, writer.run_id), "outcome": "crash", "reason": reason})
+    report.longrepr = f"crash: {reason} ({report.longrepr})"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -164,7 +260,8 @@ def pytest_sessionfinish(session, exitstatus):
     writer = getattr(config, "tfparity_writer", None)
     if writer is not None:
         writer.close()
-        counts = config.stash[OUTCOME_KEY]
+    if writer is not None and not hasattr(config, "workerinput"):
+        config.tfparity_counts = counts = Counter((r["lane"], r["outcome"]) for r in results.read_run(writer.path)[1])
         if counts and all(outcome == "skip" for _, outcome in counts):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     return (yield)
@@ -172,9 +269,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     writer = getattr(config, "tfparity_writer", None)
-    if writer is None:
+    if writer is None or hasattr(config, "workerinput"):
         return
-    counts = config.stash[OUTCOME_KEY]
+    counts = config.tfparity_counts
     tr = terminalreporter
     tr.section("tfparity")
     outcomes = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip")

@@ -1,4 +1,4 @@
-"""Judging integer (int8) lanes in output LSBs.
+"""Judging integer (int8, int16x8) lanes in output LSBs, and the error bound of dynamic-range models.
 
 The float reference is the op in float64 on the inputs the model actually saw,
 ``dequantize(quantize(x))``, so the harness's own input rounding is not charged to the lane.
@@ -63,3 +63,24 @@ def judge(record: dict, case, lane: str, runnable) -> np.ndarray:
         failure = f"{metrics['max_lsb_vs_float']:.3g} LSB from the float reference, bound {bound:.3g} LSB"
     record.update(outcome="pass" if passed else "fail", reason="" if passed else failure)
     return actual
+
+
+def dynamic_range_allowance(case, model: bytes | None) -> np.ndarray | None:
+    """Per-element error bound of a dynamic-range model (int8 weights, float activations quantized on the fly),
+    or None when ``model`` holds no int8 weights (the op runs in float). With weight step ``s_w`` (the largest
+    scale of the model's int8 weights) and input step ``s_x = max|x| / 127`` (symmetric int8; the asymmetric
+    ``(max - min) / 255`` and XNNPACK's per-row steps are no larger), every product ``x·w`` has both factors off
+    by at most half a step, so ``|Δy| <= op(|x| + s_x/2, |w| + s_w/2) - op(|x|, |w|)``. Linear ops with a
+    ``filters`` constant (the conv family) only."""
+    import reference.tflite
+
+    if model is None or case.op.magnitude is None:
+        return None
+    steps = [t.scale.max() for t in reference.tflite.load(model).tensors if t.dtype == np.int8 and t.data is not None]
+    if not steps:
+        return None
+    (x,), consts = case.arrays.inputs, case.arrays.consts
+    s_x, s_w = np.abs(x).max(initial=0.0) / 127, max(steps)
+    widened_w = {**consts, "filters": np.abs(consts["filters"]) + s_w / 2}
+    widened = case.op.reference(case.params, [np.abs(x) + s_x / 2], widened_w)
+    return widened - case.op.magnitude(case.params, [x], consts)

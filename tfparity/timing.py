@@ -21,10 +21,25 @@ BENCHMARK_SETTINGS = {
 }
 
 
-def measure(benchmark, invoke) -> dict:
-    """Time ``invoke`` with the pytest-benchmark fixture; seconds per call."""
+MAX_SAMPLES = 200  # raw round times kept per record: enough for rank tests, small enough for a long history
+
+
+def kept_samples(data) -> tuple[list[float], int]:
+    """Every ``stride``-th round time, ``stride = ceil(rounds / MAX_SAMPLES)``, in the order they ran (drift stays
+    visible), and the stride. The record's median / IQR / min are of all rounds."""
+    stride = max(1, -(-len(data) // MAX_SAMPLES))
+    return [float(v) for v in data[::stride]], stride
+
+
+def measure(benchmark, invoke) -> dict | None:
+    """Time ``invoke`` with the pytest-benchmark fixture; seconds per call. None when timing is off
+    (``--no-timing``, parallel workers): ``invoke`` is not called again."""
+    if benchmark.disabled:
+        benchmark(lambda: None)  # a disabled fixture just calls it; uncalled, pytest-benchmark warns
+        return None
     benchmark(invoke)
     stats = benchmark.stats.stats
+    samples, stride = kept_samples(stats.data)
     return {
         "median_s": stats.median,
         "iqr_s": stats.iqr,
@@ -32,7 +47,8 @@ def measure(benchmark, invoke) -> dict:
         "rounds": stats.rounds,
         "iterations": benchmark.stats.iterations,
         "unit": "s",
-        "samples": [float(v) for v in stats.data],
+        "samples": samples,
+        "samples_stride": stride,
     }
 
 

@@ -1,8 +1,8 @@
 """RELU, RELU6, RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH, PRELU and SOFTMAX.
 
 Sources: tflite/kernels/activations.cc, internal/common.h (LUTPopulate, LUTLookup), internal/reference/
-{reference_ops.h (ReluX), hard_swish.h, prelu.h, softmax.h (SoftmaxInt16)}. Float kernels use
-:mod:`reference.nn`.
+{reference_ops.h (ReluX), hard_swish.h, prelu.h, softmax.h (SoftmaxInt16), integer_ops/{logistic,tanh}.h
+(int16)}. Float kernels use :mod:`reference.nn`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 from reference import nn
 from reference.tflite import fixedpoint as fx
 from reference.tflite.quantization import activation_range, centred, f32_ratio, saturate
+from reference.tflite.tables import SIGMOID_U16
 
 F32 = np.float32
 
@@ -45,15 +46,56 @@ def _sigmoid_f32(x):
     return F32(1) / (F32(1) + np.exp(-x.astype(np.float64)).astype(F32))
 
 
-def _lookup_table(float_fn, f32_fn):
+def _table_input_int16(x_t, q):
+    """SigmoidPrepare / TanhPrepare and the kernels' prologue: ``q`` (zero point 0) on the table's input scale
+    ``1 / (3 * 2^12)``: ``(q * m + 2^(sh-1)) >> sh`` with ``m = trunc(s * 3 * 4096 * 2^sh)`` and the least ``sh``
+    (at most 31) that brings ``m`` above ``32767 / 2``. (LiteRT's shortcut for input scales 2^-12 and, in TANH,
+    2^-11 multiplies by ``3 << (12 + log2 s)`` instead: the same integers, since ``m`` is then exact.)"""
+    real, shift = float(np.float32(x_t.scale[0])) * 4096.0 * 3.0, 0
+    while real <= 32767.0 / 2.0 and shift <= 30:
+        real, shift = real * 2.0, shift + 1
+    return (np.asarray(q, np.int64) * int(real) + ((1 << shift) >> 1)) >> shift
+
+
+def _interpolate(magnitude, fraction_bits, saturated):
+    """``T[h] << f + (m & (2^f - 1)) * (T[h+1] - T[h])`` with ``h = m >> f`` (``f`` fraction bits); ``saturated``
+    from ``h >= 255`` on."""
+    index = np.minimum(magnitude >> fraction_bits, 254)
+    low, high = SIGMOID_U16[index], SIGMOID_U16[index + 1]
+    value = (low << fraction_bits) + (magnitude & ((1 << fraction_bits) - 1)) * (high - low)
+    return np.where(magnitude >> fraction_bits >= 255, saturated, value)
+
+
+def _logistic_int16(x_t, x):
+    """reference_integer_ops::Logistic (int16, output scale 2^-15): ``v`` the input on scale ``1 / (3 * 2^12)``;
+    ``r = interp(|v|, 9 bits)`` (``0x7FFF << 10`` saturated);
+    ``out = (r + 2^9) >> 10`` for ``v >= 0``, ``(2^25 - r + 2^9 - 1) >> 10`` otherwise."""
+    v = _table_input_int16(x_t, x)
+    r = _interpolate(np.abs(v), 9, 0x7FFF << 10)
+    return (np.where(v >= 0, r + (1 << 9), (1 << 25) - r + (1 << 9) - 1) >> 10).astype(np.int16)
+
+
+def _tanh_int16(x_t, x):
+    """reference_integer_ops::Tanh (int16, output scale 2^-15): ``v`` as for LOGISTIC;
+    ``r = interp(|v|, 8 bits)`` (``0xFFFF << 8`` saturated);
+    ``out = (r - 2^23 + 2^7) >> 8`` for ``v >= 0``, ``(-r + 2^23 + 2^7 - 1) >> 8`` otherwise (arithmetic shift)."""
+    v = _table_input_int16(x_t, x)
+    r = _interpolate(np.abs(v), 8, 0xFFFF << 8)
+    return (np.where(v >= 0, r - (1 << 23) + (1 << 7), -r + (1 << 23) + (1 << 7) - 1) >> 8).astype(np.int16)
+
+
+def _lookup_table(float_fn, f32_fn, int16_fn):
     """LOGISTIC / TANH. int8 (LUTPopulate): a 256-entry table over every input ``q``,
-    ``clamp(round_half_away(f(float32(s_in) * (q - zp_in)) * float32(1 / s_out)) + zp_out)`` in float32."""
+    ``clamp(round_half_away(f(float32(s_in) * (q - zp_in)) * float32(1 / s_out)) + zp_out)`` in float32.
+    int16: ``int16_fn``, interpolating in :data:`reference.tflite.tables.SIGMOID_U16`."""
 
     def kernel(ctx, op):
         x_t, out_t, x = _unary(ctx, op)
         if not x_t.quantized:
             return ctx.float_out(float_fn(x))
-        _int8_only(op, x_t)  # int16 uses a fixed 256-entry sigmoid table of LiteRT's, not reproduced here
+        if x_t.dtype == np.int16:
+            return int16_fn(x_t, x)
+        _int8_only(op, x_t)
         real = F32(x_t.scale[0]) * (np.arange(-128, 128) - int(x_t.zero_point[0])).astype(F32)
         table = fx.round_half_away(f32_fn(real) * (F32(1) / F32(out_t.scale[0]))) + int(out_t.zero_point[0])
         return saturate(table, out_t)[x.astype(np.int64) + 128]
@@ -185,8 +227,8 @@ KERNELS = {
     "RELU": _relu_family(0.0, None),
     "RELU6": _relu_family(0.0, 6.0),
     "RELU_N1_TO_1": _relu_family(-1.0, 1.0),
-    "LOGISTIC": _lookup_table(nn.sigmoid, _sigmoid_f32),
-    "TANH": _lookup_table(nn.tanh, lambda v: np.tanh(v.astype(np.float64)).astype(F32)),
+    "LOGISTIC": _lookup_table(nn.sigmoid, _sigmoid_f32, _logistic_int16),
+    "TANH": _lookup_table(nn.tanh, lambda v: np.tanh(v.astype(np.float64)).astype(F32), _tanh_int16),
     "HARD_SWISH": hard_swish,
     "PRELU": prelu,
     "SOFTMAX": softmax,

@@ -222,8 +222,8 @@ DEPTHWISE_CONV2D = OpSpec(
         CONVERTED_LANES,
         "TFLite converter (TF 2.21) drops the explicit padding of depthwise_conv2d when dilations > 1: the model "
         "has no PAD op and DEPTHWISE_CONV_2D runs with SAME padding, so the output shape is wrong "
-        "(conv2d and dilations == 1 keep their PAD op)",
-        when=lambda p: not isinstance(p["padding"], str) and p["dilations"] > 1),),
+        "(conv2d and dilations == 1 keep their PAD op; all-zero explicit padding converts correctly, as VALID)",
+        when=lambda p: not isinstance(p["padding"], str) and p["dilations"] > 1 and any(map(any, p["padding"]))),),
 )
 
 CONV2D_TRANSPOSE = OpSpec(

@@ -1,0 +1,122 @@
+"""Report pages of whole models (``--suite models``): ``models/<model>.html``, one per model.
+
+Per case of the model: a lane table (outcome, task metric, median and p90 latency, size, load and first
+inference, memory, first divergent layer), accuracy versus latency per lane with the Pareto front marked
+(no other lane is both faster and more accurate), model size per lane, and for integer lanes the per-layer
+error (RMSE ÷ scale against the float model, and the op-alone LSB error) with the first divergent layer marked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from report.build import _fmt, _seconds
+
+FLOOR = 1e-6  # a task error of zero is drawn here on the log axis
+
+
+def model_rows(latest: pd.DataFrame) -> pd.DataFrame:
+    """The records of whole models in a run (they carry a ``model.name``)."""
+    if "model.name" not in latest:
+        return latest.iloc[0:0]
+    return latest[latest["model.name"].notna()]
+
+
+def _value(row, key):
+    value = row.get(key)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def pareto(points: list[tuple[str, float, float]]) -> list[str]:
+    """Names of the points no other point beats on both latency and error (ties do not dominate)."""
+    return [name for name, t, e in points
+            if not any((t2 <= t and e2 <= e) and (t2 < t or e2 < e) for _, t2, e2 in points)]
+
+
+def _lane_rows(rows: pd.DataFrame, metric: str) -> list[dict]:
+    out = []
+    for _, row in rows.iterrows():
+        task = _value(row, "model.task") or {}
+        first = _value(row, "model.first_divergent")
+        size = _value(row, "model.size_bytes")
+        out.append({"lane": row.lane, "outcome": row.outcome, "reason": row.reason, "metric": task.get(metric),
+                    "median": _value(row, "timing.median_s"), "size": size,
+                    "task": " · ".join(f"{k} {_fmt(v)}" for k, v in task.items()),
+                    "text": {"metric": _fmt(task.get(metric)), "median": _seconds(_value(row, "timing.median_s")),
+                             "p90": _seconds(_value(row, "model.p90_s")), "load": _seconds(_value(row, "model.load_s")),
+                             "first": _seconds(_value(row, "model.first_inference_s")),
+                             "size": f"{size / 1024:.1f} KiB" if size is not None else "",
+                             "memory": _fmt(_value(row, "model.memory_mb"), ".1f")},
+                    "divergent": f"#{first['index']} {first['op']}: {first['exceeds']}" if first else ""})
+    return out
+
+
+def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str) -> tuple[str, bool]:
+    """The page's plotly calls (JSON with ``</`` escaped) and whether a per-layer chart is among them."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    timed = [(r["lane"], r["median"], max(r["metric"], FLOOR)) for r in lanes
+             if r["median"] is not None and r["metric"] is not None]
+    front = set(pareto(timed))
+    scatter = go.Figure()
+    scatter.add_trace(go.Scatter(x=[t for _, t, _ in timed], y=[e for _, _, e in timed], text=[n for n, _, _ in timed],
+                                 mode="markers+text", textposition="top center", name="lanes",
+                                 marker={"size": 9, "color": ["#c0392b" if n in front else "#7f8c8d"
+                                                              for n, _, _ in timed]}))
+    line = sorted((t, e) for n, t, e in timed if n in front)
+    scatter.add_trace(go.Scatter(x=[t for t, _ in line], y=[e for _, e in line], mode="lines", name="Pareto front",
+                                 line={"color": "#c0392b", "dash": "dot"}))
+    scatter.update_layout(xaxis={"type": "log", "title": "median latency (s)"},
+                          yaxis={"type": "log", "title": f"{metric} (lower is better)"}, height=420)
+    sized = [r for r in lanes if r["size"] is not None]
+    sizes = go.Figure(go.Bar(x=[r["lane"] for r in sized], y=[r["size"] / 1024 for r in sized]))
+    sizes.update_layout(yaxis={"title": "model size (KiB)"}, height=320)
+    layers = go.Figure()
+    marks = []
+    for _, row in rows.iterrows():
+        table = _value(row, "model.layers")
+        if not table:
+            continue
+        labels = [f"#{r['index']} {r['op']}" for r in table]
+        layers.add_trace(go.Scatter(x=labels, y=[r["rmse_over_scale"] for r in table], mode="lines+markers",
+                                    name=f"{row.lane} RMSE÷scale vs float"))
+        layers.add_trace(go.Bar(x=labels, y=[r["max_lsb_isolated"] for r in table], name=f"{row.lane} op-alone LSB",
+                                opacity=0.4))
+        first = _value(row, "model.first_divergent")
+        if first:
+            marks.append({"x": f"#{first['index']} {first['op']}", "y": first["rmse_over_scale"] or 0,
+                          "text": f"{row.lane}: first divergent", "showarrow": True, "arrowhead": 2})
+    layers.update_layout(annotations=marks, yaxis={"title": "LSB of the tensor's scale"}, height=420,
+                         barmode="group")
+    charts = [("scatter", scatter), ("sizes", sizes)] + ([("layers", layers)] if layers.data else [])
+    return "\n".join(f"Plotly.newPlot({f'{div}-{name}'!r}, {pio.to_json(fig)}.data, {pio.to_json(fig)}.layout);"
+                     .replace("</", "<\\/") for name, fig in charts), bool(layers.data)
+
+
+def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: dict) -> list[str]:
+    """Write ``models/<name>.html`` for every model of the run; returns the model names."""
+    rows = model_rows(latest)
+    names = list(dict.fromkeys(rows["model.name"])) if len(rows) else []
+    for name in names:
+        cases = []
+        for number, (case_id, case_rows) in enumerate(rows[rows["model.name"] == name].groupby("case_id", sort=False)):
+            case_rows = case_rows.assign(order=case_rows.lane.map({lane: i for i, lane in enumerate(lanes)}))
+            case_rows = case_rows.sort_values("order")
+            spec_metric = _budget_metric(name)
+            lane_rows = _lane_rows(case_rows, spec_metric)
+            js, has_layers = _charts(lane_rows, case_rows, spec_metric, f"c{number}")
+            cases.append({"id": case_id, "div": f"c{number}", "lanes": lane_rows, "metric": spec_metric, "js": js,
+                          "has_layers": has_layers, "source": case_rows.iloc[0].get("model.source", "")})
+        write(staging / "models" / f"{name}.html", env.get_template("model.html").render(
+            title=name, root="../", charts=True, cases=cases, **common))
+    return names
+
+
+def _budget_metric(name: str) -> str:
+    from tfparity.models import MODELS
+
+    spec = MODELS.specs.get(name)
+    return spec.budget[0] if spec else "rel_rmse"

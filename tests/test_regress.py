@@ -1,0 +1,106 @@
+"""tfparity.regress on synthetic runs: the statistics must stay quiet on A/A and flag real moves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tfparity.regress import COLUMNS, DEFAULT, compare_runs, history_changes
+
+LANES = ("tf-cpu", "tflite-xnnpack")
+CASES = [f"conv2d[{i}]" for i in range(12)]
+
+
+def _run(run_id: str, day: int, rng, *, slow: dict | None = None, error: dict | None = None,
+         outcome: dict | None = None, load: float = 1.0, machine: str = "box") -> list[dict]:
+    """One run: per (case, lane) 200 lognormal timing samples around a per-case median (times ``load``, a
+    machine-wide factor, times ``slow[case]``), an error metric and an outcome."""
+    rows = []
+    for i, case in enumerate(CASES):
+        for lane in LANES:
+            median = 1e-4 * (1 + i) * load * (slow or {}).get(case, 1.0)
+            samples = median * rng.lognormal(0, 0.05, 200)
+            max_norm = (error or {}).get(case, 1e-7)
+            rows.append({"run_id": run_id, "started_utc": pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(days=day),
+                         "case_id": case, "op": "conv2d", "lane": lane, "machine.hostname": machine,
+                         "machine.cpu": "cpu", "outcome": (outcome or {}).get(case, "pass"), "reason": "",
+                         "timing.median_s": float(np.median(samples)), "timing.samples": samples,
+                         "metrics.max_norm": max_norm, "metrics.tol_used": max_norm / 1e-5})
+    return rows
+
+
+def _frame(*runs) -> pd.DataFrame:
+    return pd.DataFrame([row for run in runs for row in run])
+
+
+def _flagged(changes: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return changes[(changes.kind == kind) & (changes.verdict != "same")]
+
+
+def test_a_a_raises_no_alarm():
+    rng = np.random.default_rng(0)
+    changes = compare_runs(_frame(_run("a", 0, rng), _run("b", 1, rng)), "a", "b")
+    assert list(changes.columns) == COLUMNS
+    assert set(changes.kind) == {"latency", "accuracy", "outcome"}
+    assert len(changes) == 3 * len(CASES) * len(LANES)
+    assert (changes.verdict == "same").all(), changes[changes.verdict != "same"]
+
+
+def test_shifted_distribution_is_flagged_with_its_statistics():
+    rng = np.random.default_rng(1)
+    frame = _frame(_run("a", 0, rng), _run("b", 1, rng, slow={"conv2d[3]": 1.6, "conv2d[5]": 0.5}))
+    latency = _flagged(compare_runs(frame, "a", "b"), "latency").set_index(["case_id", "verdict"])
+    assert set(latency.index) == {("conv2d[3]", "regression"), ("conv2d[5]", "improvement")}
+    regression = latency.loc[("conv2d[3]", "regression")]
+    assert (regression.p_value < DEFAULT.alpha).all() and (regression.ratio > 1.5).all()
+    assert (regression.effect > 0.9).all()  # Cliff's delta: nearly every sample of B slower than every one of A
+
+
+def test_small_shift_below_minimum_effect_is_not_flagged():
+    rng = np.random.default_rng(2)
+    frame = _frame(_run("a", 0, rng), _run("b", 1, rng, slow={"conv2d[3]": 1.1}))
+    row = compare_runs(frame, "a", "b").query("kind == 'latency' and case_id == 'conv2d[3]'")
+    assert (row.verdict == "same").all()  # significant with 200 samples, but a 10 % move is below min_ratio
+
+
+def test_machine_wide_shift_is_not_blamed_on_cases_but_a_case_beyond_it_is():
+    rng = np.random.default_rng(3)
+    frame = _frame(_run("a", 0, rng), _run("b", 1, rng, load=1.5, slow={"conv2d[7]": 3.0}))
+    latency = _flagged(compare_runs(frame, "a", "b"), "latency")
+    assert set(latency.case_id) == {"conv2d[7]"} and set(latency.verdict) == {"regression"}
+
+
+def test_outcome_and_error_changes_are_flagged():
+    rng = np.random.default_rng(4)
+    frame = _frame(_run("a", 0, rng, outcome={"conv2d[2]": "fail"}),
+                   _run("b", 1, rng, outcome={"conv2d[1]": "fail", "conv2d[2]": "pass"},
+                        error={"conv2d[4]": 5e-6, "conv2d[6]": 3e-7}))
+    changes = compare_runs(frame, "a", "b")
+    outcome = _flagged(changes, "outcome").set_index("case_id").verdict
+    assert outcome.to_dict() == {"conv2d[1]": "regression", "conv2d[2]": "improvement"}
+    accuracy = _flagged(changes, "accuracy")
+    # conv2d[4]: 50x the error, half the tolerance more: flagged; conv2d[6]: 3x, but only 0.02 of the tolerance
+    assert set(accuracy.case_id) == {"conv2d[4]"} and set(accuracy.verdict) == {"regression"}
+
+
+def test_unknown_run_is_a_value_error():
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match="no records"):
+        compare_runs(_frame(_run("a", 0, rng)), "a", "nope")
+
+
+def test_history_flags_a_lasting_step_once_where_it_starts():
+    rng = np.random.default_rng(6)
+    runs = [_run(f"r{d}", d, rng, load=rng.uniform(0.95, 1.05), slow={"conv2d[3]": 2.0} if d >= 8 else None,
+                 error={"conv2d[4]": 5e-6} if d >= 9 else None) for d in range(14)]
+    changes = history_changes(_frame(*runs))
+    assert list(changes.columns) == [*COLUMNS, "run_id"]
+    flagged = {(r.case_id, r.kind, r.run_id, r.verdict) for r in changes.itertuples()}
+    assert flagged == {("conv2d[3]", "latency", "r8", "regression"), ("conv2d[4]", "accuracy", "r9", "regression")}
+
+
+def test_history_of_noise_only_is_quiet():
+    rng = np.random.default_rng(7)
+    runs = [_run(f"r{d}", d, rng, load=rng.uniform(0.9, 1.1)) for d in range(20)]
+    assert history_changes(_frame(*runs)).empty
