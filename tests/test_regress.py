@@ -64,11 +64,18 @@ def test_small_shift_below_minimum_effect_is_not_flagged():
     assert (row.verdict == "same").all()  # significant with 200 samples, but a 10 % move is below min_ratio
 
 
-def test_machine_wide_shift_is_not_blamed_on_cases_but_a_case_beyond_it_is():
-    rng = np.random.default_rng(3)
-    frame = _frame(_run("a", 0, rng), _run("b", 1, rng, load=1.5, slow={"conv2d[7]": 3.0}))
+def test_machine_wide_wobble_is_not_blamed_on_cases_but_a_case_beyond_it_is():
+    rng = np.random.default_rng(3)  # every case 1.15x (below min_ratio); conv2d[2] 1.30x, but only 1.13x beyond that
+    frame = _frame(_run("a", 0, rng), _run("b", 1, rng, load=1.15, slow={"conv2d[2]": 1.13, "conv2d[7]": 3.0}))
     latency = _flagged(compare_runs(frame, "a", "b"), "latency")
     assert set(latency.case_id) == {"conv2d[7]"} and set(latency.verdict) == {"regression"}
+
+
+def test_a_lane_wide_slowdown_is_flagged_case_by_case():
+    rng = np.random.default_rng(3)  # every case of both lanes 1.5x slower: threads taken away, a slower release
+    frame = _frame(_run("a", 0, rng), _run("b", 1, rng, load=1.5))
+    latency = _flagged(compare_runs(frame, "a", "b"), "latency")
+    assert len(latency) == len(CASES) * len(LANES) and set(latency.verdict) == {"regression"}
 
 
 def test_outcome_and_error_changes_are_flagged():

@@ -269,7 +269,7 @@ def cmd_compare(args) -> int:
     given = {k: getattr(args, k) for k in ("min_ratio", "alpha", "error_ratio") if getattr(args, k) is not None}
     thresholds = replace(regress.DEFAULT, **given)
     changes = regress.compare_runs(frame, before["run_id"], after["run_id"], thresholds=thresholds)
-    print(regress.render(changes, before, after))
+    print(regress.render(changes, before, after, thresholds))
     return 1 if (changes.verdict == "regression").any() else 0
 
 

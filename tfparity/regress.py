@@ -7,7 +7,8 @@ Two questions, one vocabulary (every function returns rows with the columns of :
   with thousands of samples any shift is "significant" and only a large enough one matters (asv's
   ``compare`` judges the same way), *and* a move that stands out from the comparison's run-to-run noise:
   samples within one run share its machine state, so the test alone cannot see that every case of a
-  lane moved because the machine was busier (:func:`lane_noise`). Accuracy: the error metric
+  lane moved because the machine was busier (:func:`lane_noise`) — unless the lane moved as a whole, past
+  the minimum effect and by a sign test over its cases, which is then reported case by case. Accuracy: the error metric
   ``metrics.max_norm`` must grow by a factor *and* use a further share of the tolerance
   (``metrics.tol_used``), so bit-level noise of an exact op (0 → 1e-9) is not a change. Outcome: the
   outcome's severity (:data:`SEVERITY`) goes up or down.
@@ -159,21 +160,33 @@ def compare_runs(frame: pd.DataFrame, run_a: str, run_b: str, *, thresholds: Thr
     return _ordered(_against_noise(pd.DataFrame(rows, columns=COLUMNS), thresholds))
 
 
-def lane_noise(changes: pd.DataFrame) -> pd.DataFrame:
+def lane_noise(changes: pd.DataFrame, thresholds: Thresholds = DEFAULT) -> pd.DataFrame:
     """Per lane of ``compare_runs``' latency rows: ``pairs``, ``shift`` (the median ratio: what moved every
-    case, such as the machine's load) and ``spread`` (1.4826 · MAD of the log ratios, as a factor)."""
+    case, such as the machine's load), ``spread`` (1.4826 · MAD of the log ratios, as a factor), ``p_sign``
+    (two-sided sign test: as many cases slower as faster) and ``moved``: the lane as a whole moved, its shift
+    past ``min_ratio`` (either way) with ``p_sign < alpha``."""
+    from scipy.stats import binomtest
+
     latency = changes[(changes.kind == "latency") & (changes.ratio > 0)]
     logs = np.log(latency.ratio.astype(float))
     shift = logs.groupby(latency.lane).transform("median")
     mad = (logs - shift).abs().groupby(latency.lane).median()
-    table = logs.groupby(latency.lane).agg(pairs="count", shift="median")
-    return table.assign(shift=np.exp(table["shift"]), spread=np.exp(1.4826 * mad))
+    table = logs.groupby(latency.lane).agg(pairs="count", shift="median", slower=lambda v: int((v > 0).sum()),
+                                           faster=lambda v: int((v < 0).sum()))
+    table = table.assign(shift=np.exp(table["shift"]), spread=np.exp(1.4826 * mad))
+    p_sign = [binomtest(int(up), int(up + down)).pvalue if up + down else 1.0
+              for up, down in zip(table.slower, table.faster)]
+    beyond = (table["shift"] >= thresholds.min_ratio) | (table["shift"] <= 1 / thresholds.min_ratio)
+    return table.assign(p_sign=p_sign, moved=beyond & (np.asarray(p_sign) < thresholds.alpha))
 
 
 def _against_noise(changes: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
-    """Latency verdicts that do not stand out from the lane's run-to-run noise become "same"."""
-    noise = lane_noise(changes)
-    noise = noise[noise.pairs >= thresholds.min_pairs]
+    """Latency verdicts that do not stand out from the lane's run-to-run noise become "same". A lane that
+    moved as a whole (:func:`lane_noise`) keeps its verdicts: its shift is itself the change (threads, a
+    release), which two runs alone cannot tell from a uniformly busier machine; :func:`history_changes`
+    can, over a series."""
+    noise = lane_noise(changes, thresholds)
+    noise = noise[(noise.pairs >= thresholds.min_pairs) & ~noise.moved]
     lane = changes.lane.where(changes.lane.isin(noise.index))
     shift, spread = lane.map(noise["shift"]), lane.map(noise.spread)
     distance = np.abs(np.log(changes.ratio.where(changes.ratio > 0).astype(float)) - np.log(shift))
@@ -274,15 +287,17 @@ def describe_run(header: dict) -> str:
             f"{header.get('threads')} threads, {header.get('profile')} profile")
 
 
-def render(changes: pd.DataFrame, before: dict, after: dict) -> str:
+def render(changes: pd.DataFrame, before: dict, after: dict, thresholds: Thresholds = DEFAULT) -> str:
     """``compare_runs``'s result as text: the two runs, one line per regression or improvement (regressions
     first), and a count per kind and verdict."""
     lines = [f"before: {describe_run(before)}", f"after:  {describe_run(after)}"]
     if before.get("machine") != after.get("machine"):
         lines.append("note: the runs are from different machines; latency differences include the machines'")
-    for row in lane_noise(changes).itertuples():
+    for row in lane_noise(changes, thresholds).itertuples():
+        judged = (f"the lane moved as a whole (sign test p={row.p_sign:.2g}): each case is judged on its own"
+                  if row.moved else "a case's latency change must stand out from both")
         lines.append(f"{row.Index}: all cases {row.shift:.2f}x (median of {row.pairs} pairs), run-to-run spread "
-                     f"×/÷{row.spread:.2f}; a case's latency change must stand out from both")
+                     f"×/÷{row.spread:.2f}; {judged}")
     moved = changes[changes.verdict != "same"]
     if len(moved):
         width = {c: min(max(moved[c].astype(str).str.len().max(), len(c)), 70) for c in ("case_id", "lane")}
