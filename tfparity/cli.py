@@ -154,6 +154,7 @@ def _writable(directory: str) -> None:
 
 
 def cmd_list(args) -> int:
+    from tfparity import registries
     from tfparity.cases import matches
     from tfparity.lanes import LANE_GROUPS, LANES
 
@@ -163,7 +164,7 @@ def cmd_list(args) -> int:
             extra = "" if name in LANE_GROUPS["default"] else " (not in the default group)"
             print(f"{name:<22} {lane.kind:<10} {'available' if ok else 'skipped: ' + reason}{extra}  - {lane.doc}")
         return 0
-    cases = _select("all", args.profile, 0, _ops(args.ops), args.limit)
+    cases = registries.select("all", args.profile, 0, _ops(args.ops), args.limit)
     shown = [c for c in cases if matches(c.id, args.keyword)]
     for case in shown:
         print(case.id)
@@ -171,24 +172,10 @@ def cmd_list(args) -> int:
     return 0
 
 
-def _select(suite: str, profile: str, seed: int, names: list[str] | None, limit: int | None) -> list:
-    """Cases of the op registry and / or the model registry (``suite``), restricted to ``names`` if given."""
-    from tfparity.models import MODELS
-    from tfparity.ops import REGISTRY
-
-    registries = [r for name, r in (("ops", REGISTRY), ("models", MODELS)) if suite in (name, "all")]
-    unknown = sorted(set(names or ()) - {n for r in registries for n in r.specs})
-    if unknown:
-        raise UsageError(f"unknown op or model {', '.join(unknown)} in suite {suite}; known: "
-                         f"{', '.join(n for r in registries for n in r.specs)}")
-    wanted = [(r, [n for n in names if n in r.specs] if names else None) for r in registries]
-    return [c for r, ops in wanted if ops is None or ops for c in r.select(profile, seed, ops=ops, limit=limit)]
-
-
 def cmd_run(args) -> int:
     import pytest
 
-    from tfparity import results
+    from tfparity import registries, results
     from tfparity.cases import matches
     from tfparity.lanes import parse_lanes
     from tfparity.sharding import in_shard, parse_shard, shard_name
@@ -197,14 +184,11 @@ def cmd_run(args) -> int:
     ops = _ops(args.ops)
     if args.inputs and not args.model:
         raise UsageError("--inputs needs --model")
-    if args.model:
-        from tfparity.models import MODELS, byo
-
-        MODELS.specs.pop(byo.NAME, None)
-        MODELS.add(byo.given_model(args.model, args.inputs))  # a bad path or file is a one-line error here
-        args.suite, ops = "models", [byo.NAME]
+    if args.model:  # a bad path or file is a one-line error here
+        args.suite, ops = "models", [registries.add_given_model(args.model, args.inputs)]
     shard = parse_shard(args.shard)
-    pairs = [(c, lane) for c in _select(args.suite, args.profile, args.seed, ops, args.limit) for lane in lanes
+    pairs = [(c, lane) for c in registries.select(args.suite, args.profile, args.seed, ops, args.limit)
+             for lane in lanes
              if in_shard(c.id, shard) and matches(f"{c.id}-{lane}", args.keyword)]
     _writable(args.results_dir)
     run_id = args.run_id or results.new_run_id()

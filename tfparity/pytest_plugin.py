@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any TF import; `--v
 
 import pytest  # noqa: E402
 
-from tfparity import isolation, results  # noqa: E402
+from tfparity import isolation, registries, results  # noqa: E402
 from tfparity.cases import PROFILES  # noqa: E402
 from tfparity.sharding import in_shard, parse_shard, shard_name  # noqa: E402
 
@@ -63,13 +63,8 @@ def pytest_configure(config):
         ops = config.getoption("ops")
         config.tfparity_ops = [o.strip() for o in ops.split(",") if o.strip()] if ops else None
         if config.getoption("model"):
-            MODELS.specs.pop(byo.NAME, None)
-            MODELS.add(byo.given_model(config.getoption("model"), config.getoption("inputs")))
-            config.tfparity_ops = [byo.NAME]
-        unknown = sorted(set(config.tfparity_ops or ()) - set(REGISTRY.specs) - set(MODELS.specs))
-        if unknown:
-            raise ValueError(f"unknown op or model {', '.join(unknown)}; known: "
-                             f"{', '.join([*REGISTRY.specs, *MODELS.specs])}")
+            config.tfparity_ops = [registries.add_given_model(config.getoption("model"), config.getoption("inputs"))]
+        registries.check_names(config.tfparity_ops)
         matches("", config.getoption("select"))  # validates the expression
         config.tfparity_shard = parse_shard(config.getoption("shard"))
     except ValueError as exc:
@@ -234,14 +229,11 @@ def pytest_xdist_node_collection_finished(node, ids):
 def pytest_handlecrashitem(crashitem, report, sched):
     """xdist controller: a worker died running ``crashitem``; record that case as ``crash``."""
     from tfparity.check import base_record
-    from tfparity.models import MODELS
-    from tfparity.ops import REGISTRY
 
     config = report.node.config
     case_id, lane = isolation.split_test_id(crashitem, config.tfparity_lanes)
     op = case_id.split("[", 1)[0]
-    registry = REGISTRY if op in REGISTRY.specs else MODELS
-    case = next(c for c in registry.select(config.getoption("profile"), config.getoption("seed"), ops=[op])
+    case = next(c for c in registries.select("all", config.getoption("profile"), config.getoption("seed"), [op])
                 if c.id == case_id)
     reason = isolation.crash_reason(isolation.exit_status(report.node), config.getoption("case_timeout"))
     writer = _writer(config)
