@@ -54,9 +54,10 @@ def _lane_rows(rows: pd.DataFrame, metric: str) -> list[dict]:
 
 
 def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str) -> tuple[str, bool]:
-    """The page's plotly calls (JSON with ``</`` escaped) and whether a per-layer chart is among them."""
+    """The page's plotly calls (:func:`report.build.plot_js`) and whether a per-layer chart is among them."""
     import plotly.graph_objects as go
-    import plotly.io as pio
+
+    from report.build import plot_js
 
     timed = [(r["lane"], r["median"], max(r["metric"], FLOOR)) for r in lanes
              if r["median"] is not None and r["metric"] is not None]
@@ -92,8 +93,7 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str) -> tup
     layers.update_layout(annotations=marks, yaxis={"title": "LSB of the tensor's scale"}, height=420,
                          barmode="group")
     charts = [("scatter", scatter), ("sizes", sizes)] + ([("layers", layers)] if layers.data else [])
-    return "\n".join(f"Plotly.newPlot({f'{div}-{name}'!r}, {pio.to_json(fig)}.data, {pio.to_json(fig)}.layout);"
-                     .replace("</", "<\\/") for name, fig in charts), bool(layers.data)
+    return "\n".join(plot_js(f"{div}-{name}", fig) for name, fig in charts), bool(layers.data)
 
 
 def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: dict) -> list[str]:
