@@ -8,7 +8,7 @@ LANES  ?= default
 RESULTS ?= results
 STAMP  := $(VENV)/.installed-$(EXTRA)
 
-.PHONY: install browser run report test lint asv nightly clean
+.PHONY: install browser software-gpu gpu-check run report test lint asv nightly clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-run: install
+run: install software-gpu
 	$(PY) -m tfparity run --profile $(PROFILE) --lanes $(LANES) --results-dir $(RESULTS); \
 	status=$$?; $(PY) -m tfparity report --results-dir $(RESULTS) || exit $$?; exit $$status
 
@@ -29,7 +29,21 @@ report: install
 browser:
 	@test -x /usr/bin/chromium || { sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }
 
-test: install browser
+# Mesa's software Vulkan driver (llvmpipe, Debian bookworm-backports) where no GPU is present, so the
+# litert-gpu lanes (LiteRT's WebGPU accelerator over Vulkan) run on every machine; nothing to do on a machine
+# with an NVIDIA GPU or with Mesa >= 25 already installed. See tools/software-gpu.
+software-gpu:
+	@tools/software-gpu
+
+# One command for a machine with an NVIDIA GPU: tf-gpu and both LiteRT GPU lanes on the quick ops and models,
+# then the outcome table (the run's summary) and the report. tensorflow[and-cuda] goes into its own .venv-gpu.
+gpu-check:
+	$(MAKE) install EXTRA=gpu VENV=.venv-gpu
+	.venv-gpu/bin/python -m tfparity run --lanes tf-gpu,litert-gpu,litert-gpu-f32 --results-dir $(RESULTS)/gpu-check \
+	    --timeout 120; status=$$?; .venv-gpu/bin/python -m tfparity report --results-dir $(RESULTS)/gpu-check; \
+	    exit $$status
+
+test: install browser software-gpu
 	$(PY) -m ruff check .
 	$(VENV)/bin/actionlint
 	$(PY) -m pytest tests -q

@@ -24,6 +24,7 @@ from tfparity import results
 HERE = Path(__file__).parent
 OUTCOMES = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip")
 ERROR_FLOOR = 1e-12
+SOFTWARE_GPU = "software GPU (CPU): correctness only, not GPU speed"
 
 
 def _env() -> Environment:
@@ -46,11 +47,26 @@ def _seconds(value) -> str:
     return f"{value / 1e-9:.3g} ns"
 
 
+def software_gpu_lanes(header: dict) -> set[str]:
+    """The lanes whose GPU adapter in this run header is a software one (llvmpipe): their latency is CPU time."""
+    return {lane for lane, facts in (header.get("lane_environments") or {}).items()
+            if ((facts or {}).get("adapter") or {}).get("software") is True}
+
+
+def _adapter(facts: dict) -> str:
+    """A GPU lane's adapter as text (name, type, driver, backend); empty for a lane without one."""
+    if "adapter" not in facts:
+        return ""
+    adapter = facts["adapter"] or {}
+    return "adapter: " + (" · ".join(str(adapter[k]) for k in ("name", "type", "driver", "backend") if adapter.get(k))
+                          or "unknown")
+
+
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
 
 
-def _lane_summary(latest: pd.DataFrame, lanes: list[str], header: dict) -> list[dict]:
+def _lane_summary(latest: pd.DataFrame, lanes: list[str], header: dict, software: set[str]) -> list[dict]:
     base = latest[latest.lane == "tf-cpu"].set_index("case_id")["timing.median_s"] if "timing.median_s" in latest \
         else pd.Series(dtype=float)
     summary = []
@@ -68,7 +84,9 @@ def _lane_summary(latest: pd.DataFrame, lanes: list[str], header: dict) -> list[
         checked = rows[rows.outcome.isin(["pass", "fail", "xfail"])]
         worst = _fmt(_col(checked, "metrics.max_norm").max()) if len(checked) else ""
         summary.append({"name": lane, "counts": counts, "speed": speed, "worst": worst,
-                        "status": header.get("lane_status", {}).get(lane, "")})
+                        "note": SOFTWARE_GPU if lane in software else "",
+                        "status": header.get("lane_status", {}).get(lane, ""),
+                        "adapter": _adapter((header.get("lane_environments") or {}).get(lane) or {})})
     return summary
 
 
@@ -100,9 +118,10 @@ def plot_js(div: str, fig) -> str:
     return f"(function(){{var f={spec};Plotly.newPlot('{div}',f.data,f.layout,{{responsive:true}});}})();"
 
 
-def _scatter_js(rows: pd.DataFrame, lanes: list[str]) -> str:
+def _scatter_js(rows: pd.DataFrame, lanes: list[str], software: set[str]) -> str:
     """Every timed case per lane, and each lane as a whole (geometric-mean latency and median error over
-    the cases it timed) with the Pareto front of those: no other lane both faster and more accurate."""
+    the cases it timed) with the Pareto front of those: no other lane both faster and more accurate.
+    A lane on a software GPU (``software``) is named with :data:`SOFTWARE_GPU`."""
     import plotly.graph_objects as go
 
     from report.models import pareto
@@ -113,13 +132,14 @@ def _scatter_js(rows: pd.DataFrame, lanes: list[str]) -> str:
         part = timed[timed.lane == lane]
         if part.empty:
             continue
+        name = f"{lane} ({SOFTWARE_GPU})" if lane in software else lane
         fig.add_trace(go.Scatter(
             x=part["timing.median_s"], y=_col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR), mode="markers",
-            name=lane, text=part.case_id + " · " + part.outcome,
-            hovertemplate="%{text}<br>median %{x:.3s}s<br>max_norm %{y:.3g}<extra>" + lane + "</extra>"))
+            name=name, text=part.case_id + " · " + part.outcome,
+            hovertemplate="%{text}<br>median %{x:.3s}s<br>max_norm %{y:.3g}<extra>" + name + "</extra>"))
         error = _col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR).median()
         if not np.isnan(error):
-            summary.append((lane, math.exp(np.log(part["timing.median_s"]).mean()), error))
+            summary.append((name, math.exp(np.log(part["timing.median_s"]).mean()), error))
     front = sorted((t, e, name) for name, t, e in summary if name in pareto(summary))
     fig.add_trace(go.Scatter(
         x=[t for _, t, _ in summary], y=[e for _, _, e in summary], text=[n for n, _, _ in summary],
@@ -245,6 +265,8 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
         raise results.ResultsError(f"no results in {results_dir}: run `python -m tfparity run` first")
     header = max(headers, key=lambda h: h["started_utc"])
     latest = frame[frame.run_id == header["run_id"]]
+    table = history.run_table(frame, headers)
+    software = table.set_index("run_id").software_gpu[header["run_id"]]
     lanes = [lane for lane in header["lanes"] if lane in set(latest.lane)]
     ops = list(dict.fromkeys(latest.drop(model_rows(latest).index).op))  # whole models get report/models.py pages
     env = _env()
@@ -256,10 +278,9 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
                   "has_quant": "metrics.lsb_hist" in latest and latest["metrics.lsb_hist"].notna().any()}
         matrix = [{"op": op, "cells": [_cell(latest[(latest.op == op) & (latest.lane == lane)], lane)
                                       for lane in lanes]} for op in ops]
-        table = history.run_table(frame)
         runs = table.iloc[::-1].to_dict("records")
         _write(staging / "index.html", env.get_template("index.html").render(
-            title="tfparity report", root="", charts=True, lanes=_lane_summary(latest, lanes, header),
+            title="tfparity report", root="", charts=True, lanes=_lane_summary(latest, lanes, header, software),
             outcomes=OUTCOMES, matrix=matrix, runs=runs, machines=history.latest_per_machine(table).to_dict("records"),
             regressions=history.regressions(frame, table), passrate_js=history.pass_rate_js(table),
             sparks=history.sparklines(frame, table, latest.machine.iloc[0]), asv=_copy_asv(staging),
@@ -274,10 +295,11 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
             rows = latest[latest.op == op]
             _write(staging / "ops" / f"{op}.html", env.get_template("op.html").render(
                 title=op, root="../", charts=True, rows=rows, floor=ERROR_FLOOR,
-                scatter_js=_scatter_js(rows, lanes), lanes=lanes, groups=_group_matrix(rows, lanes),
+                scatter_js=_scatter_js(rows, lanes, software), lanes=lanes, groups=_group_matrix(rows, lanes),
                 pictures=_pictures(rows, results_dir, staging),
-                by_lane=[(lane, _op_rows(rows[rows.lane == lane])) for lane in lanes], **common))
-        render_models(env, latest, lanes, _write, staging, common)
+                by_lane=[(lane, _op_rows(rows[rows.lane == lane]), SOFTWARE_GPU if lane in software else "")
+                         for lane in lanes], **common))
+        render_models(env, latest, lanes, _write, staging, common, software)
         quant = _quantization(latest)
         if quant:
             _write(staging / "quantization.html", env.get_template("quantization.html").render(

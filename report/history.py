@@ -17,7 +17,7 @@ import shlex
 import numpy as np
 import pandas as pd
 
-from report.build import _col, _seconds, plot_js
+from report.build import SOFTWARE_GPU, _col, _seconds, plot_js, software_gpu_lanes
 
 CHECKED = ("pass", "fail", "xfail", "error", "crash")
 SPARK_RUNS = 30  # sparklines show at most this many of the latest runs of the machine
@@ -25,10 +25,11 @@ SPARK_WIDTH, SPARK_HEIGHT = 60, 14
 SAMPLE_POINTS = 500  # a drill-down draws at most this many quantiles of a record's timing samples
 
 
-def run_table(frame: pd.DataFrame) -> pd.DataFrame:
+def run_table(frame: pd.DataFrame, headers: list[dict] = ()) -> pd.DataFrame:
     """One row per run, oldest first: run_id, started_utc, machine, cpu, tensorflow, litert, profile, threads,
-    records, passed, checked, pass_rate (passed / checked; NaN when nothing was checked) and version_change
-    (the TF or LiteRT version differs from the machine's previous run)."""
+    records, passed, checked, pass_rate (passed / checked; NaN when nothing was checked), version_change
+    (the TF or LiteRT version differs from the machine's previous run) and software_gpu (the lanes of the run
+    on a software GPU, from its ``headers``: :func:`report.build.software_gpu_lanes`)."""
     rows = frame.assign(passed=frame.outcome.eq("pass"), checked=frame.outcome.isin(CHECKED),
                         tensorflow=_col(frame, "versions.tensorflow"), litert=_col(frame, "versions.ai_edge_litert"),
                         cpu=_col(frame, "machine.cpu"))
@@ -41,6 +42,10 @@ def run_table(frame: pd.DataFrame) -> pd.DataFrame:
     versions = table.tensorflow.astype(str) + " / " + table.litert.astype(str)
     previous = versions.groupby(table.machine).shift()
     table["version_change"] = previous.notna() & (previous != versions)
+    software: dict[str, set[str]] = {}
+    for header in headers:
+        software.setdefault(header["run_id"], set()).update(software_gpu_lanes(header))
+    table["software_gpu"] = [frozenset(software.get(run, ())) for run in table.run_id]
     return table
 
 
@@ -52,7 +57,8 @@ def latest_per_machine(table: pd.DataFrame) -> pd.DataFrame:
 def regressions(frame: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
     """Per machine with two runs or more: the latest run compared with the previous one there; the rows
     ``compare_runs`` judges a regression, how many (case, lane) pairs it compared and how many of its rows
-    (latency, accuracy, outcome) are improvements."""
+    (latency, accuracy, outcome) are improvements. A latency row of a lane on a software GPU in either run
+    carries :data:`report.build.SOFTWARE_GPU` as its note."""
     from tfparity.regress import compare_runs
 
     out = []
@@ -62,10 +68,12 @@ def regressions(frame: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
         before, after = part.run_id.iloc[-2], part.run_id.iloc[-1]
         changes = compare_runs(frame, before, after)
         flagged = changes[changes.verdict == "regression"]
+        software = part.software_gpu.iloc[-2] | part.software_gpu.iloc[-1]
         out.append({"machine": machine, "before": before, "after": after,
                     "compared": len(changes[["case_id", "lane"]].drop_duplicates()),
                     "improved": int((changes.verdict == "improvement").sum()),
-                    "rows": [_row_text(r) for r in flagged.to_dict("records")]})
+                    "rows": [dict(_row_text(r), note=SOFTWARE_GPU if r["kind"] == "latency" and r["lane"] in software
+                                  else "") for r in flagged.to_dict("records")]})
     return out
 
 
@@ -128,7 +136,8 @@ def sparklines(frame: pd.DataFrame, table: pd.DataFrame, machine: str) -> dict[t
 def version_view(frame: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
     """Per machine: the latest run of each (TF, LiteRT) version pair in order of appearance, with per lane
     passed / checked and the geometric mean, over the (case, lane) pairs timed in both, of the median
-    latency relative to the machine's first version pair; and a chart of those ratios."""
+    latency relative to the machine's first version pair (with :data:`report.build.SOFTWARE_GPU` where the lane
+    ran on a software GPU); and a chart of those ratios."""
     import plotly.graph_objects as go
 
     view = []
@@ -155,11 +164,14 @@ def version_view(frame: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
                 ratios.setdefault(lane, []).append(ratio)
                 passed, checked = outcome.loc[(combo.run_id, lane)] if (combo.run_id, lane) in outcome.index else (0, 0)
                 cells.append({"lane": lane, "passed": int(passed), "checked": int(checked),
-                              "ratio": "" if np.isnan(ratio) else f"{ratio:.2f}"})
+                              "ratio": "" if np.isnan(ratio) else f"{ratio:.2f}",
+                              "note": SOFTWARE_GPU if lane in combo.software_gpu else ""})
             entries.append({"run_id": combo.run_id, "label": _version_label(combo),
                             "started_utc": str(combo.started_utc), "cells": cells})
+        software = frozenset().union(*combos.software_gpu)
         for lane, values in ratios.items():
-            fig.add_trace(go.Scatter(x=[e["label"] for e in entries], y=values, mode="lines+markers", name=lane))
+            fig.add_trace(go.Scatter(x=[e["label"] for e in entries], y=values, mode="lines+markers",
+                                     name=f"{lane} ({SOFTWARE_GPU})" if lane in software else lane))
         fig.update_layout(yaxis={"title": "median latency ÷ first versions (geomean)"}, height=320,
                           margin={"l": 60, "r": 20, "t": 20, "b": 80})
         view.append({"machine": machine, "lanes": lanes, "rows": entries, "div": f"versions{number}",
@@ -197,9 +209,11 @@ def drill_data(frame: pd.DataFrame, latest: pd.DataFrame, table: pd.DataFrame) -
     """Per op of ``latest``: the JavaScript data file its drill-down page renders (``window.TFPARITY``):
     the run table, and per case of the latest run its params, seed and per lane the latest record (metrics,
     LSB histogram, timing distribution, converted ops, the repro command) plus its history over every run:
-    run index, median latency, max_norm and outcome, oldest first."""
-    runs = table.assign(started_utc=table.started_utc.astype(str))[
-        ["run_id", "started_utc", "machine", "tensorflow", "litert", "version_change"]]
+    run index, median latency, max_norm and outcome, oldest first. A run lists its lanes on a software GPU, and a
+    record of such a lane carries :data:`report.build.SOFTWARE_GPU` as its ``speed_note``."""
+    runs = table.assign(started_utc=table.started_utc.astype(str), software_gpu=table.software_gpu.map(sorted))[
+        ["run_id", "started_utc", "machine", "tensorflow", "litert", "version_change", "software_gpu"]]
+    software = table.set_index("run_id").software_gpu
     position = pd.Series(range(len(table)), index=table.run_id)
     pairs = pd.MultiIndex.from_frame(latest[["case_id", "lane"]])
     past = frame.loc[pd.MultiIndex.from_frame(frame[["case_id", "lane"]]).isin(pairs),
@@ -227,9 +241,10 @@ def drill_data(frame: pd.DataFrame, latest: pd.DataFrame, table: pd.DataFrame) -
                                                     ("rounds", "timing.rounds"), ("gflops", "gflops"))},
                 "ops": list(r["tflite_ops"]) if isinstance(r.get("tflite_ops"), list | np.ndarray) else None,
                 "repro": repro_command(r["case_id"], r["lane"], r["run_id"]),
+                "speed_note": SOFTWARE_GPU if r["lane"] in software[r["run_id"]] else "",
                 "history": history[r["case_id"], r["lane"]]}
         data = {"op": op, "runs": runs.to_dict("records"), "lanes": list(dict.fromkeys(rows.lane)),
-                "cases": list(cases.values())}
+                "cases": list(cases.values()), "software_gpu_note": SOFTWARE_GPU}
         # missing values are null already; an infinite error stays Infinity, which this JavaScript file may hold
         text = json.dumps(data, default=lambda o: o.item())
         files[op] = "window.TFPARITY = " + text.replace("<", "\\u003c") + ";\n"

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from report.build import _fmt, _seconds
+from report.build import SOFTWARE_GPU, _fmt, _seconds
 
 FLOOR = 1e-6  # a task error of zero is drawn here on the log axis
 
@@ -35,13 +35,14 @@ def pareto(points: list[tuple[str, float, float]]) -> list[str]:
             if not any((t2 <= t and e2 <= e) and (t2 < t or e2 < e) for _, t2, e2 in points)]
 
 
-def _lane_rows(rows: pd.DataFrame, metric: str) -> list[dict]:
+def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict]:
     out = []
     for _, row in rows.iterrows():
         task = _value(row, "model.task") or {}
         first = _value(row, "model.first_divergent")
         size = _value(row, "model.size_bytes")
-        out.append({"lane": row.lane, "outcome": row.outcome, "reason": row.reason, "metric": task.get(metric),
+        out.append({"lane": row.lane, "note": SOFTWARE_GPU if row.lane in software else "", "outcome": row.outcome,
+                    "reason": row.reason, "metric": task.get(metric),
                     "median": _value(row, "timing.median_s"), "size": size,
                     "task": " · ".join(f"{k} {_fmt(v)}" for k, v in task.items()),
                     "text": {"metric": _fmt(task.get(metric)), "median": _seconds(_value(row, "timing.median_s")),
@@ -59,8 +60,8 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str) -> tup
 
     from report.build import plot_js
 
-    timed = [(r["lane"], r["median"], max(r["metric"], FLOOR)) for r in lanes
-             if r["median"] is not None and r["metric"] is not None]
+    timed = [(f"{r['lane']} ({r['note']})" if r["note"] else r["lane"], r["median"], max(r["metric"], FLOOR))
+             for r in lanes if r["median"] is not None and r["metric"] is not None]
     front = set(pareto(timed))
     scatter = go.Figure()
     scatter.add_trace(go.Scatter(x=[t for _, t, _ in timed], y=[e for _, _, e in timed], text=[n for n, _, _ in timed],
@@ -96,8 +97,9 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str) -> tup
     return "\n".join(plot_js(f"{div}-{name}", fig) for name, fig in charts), bool(layers.data)
 
 
-def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: dict) -> list[str]:
-    """Write ``models/<name>.html`` for every model of the run; returns the model names."""
+def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: dict, software: set[str]) -> list[str]:
+    """Write ``models/<name>.html`` for every model of the run (``software``: its lanes on a software GPU, whose
+    latencies say :data:`report.build.SOFTWARE_GPU`); returns the model names."""
     rows = model_rows(latest)
     names = list(dict.fromkeys(rows["model.name"])) if len(rows) else []
     for name in names:
@@ -106,7 +108,7 @@ def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: 
             case_rows = case_rows.assign(order=case_rows.lane.map({lane: i for i, lane in enumerate(lanes)}))
             case_rows = case_rows.sort_values("order")
             spec_metric = _budget_metric(name)
-            lane_rows = _lane_rows(case_rows, spec_metric)
+            lane_rows = _lane_rows(case_rows, spec_metric, software)
             js, has_layers = _charts(lane_rows, case_rows, spec_metric, f"c{number}")
             cases.append({"id": case_id, "div": f"c{number}", "lanes": lane_rows, "metric": spec_metric, "js": js,
                           "has_layers": has_layers, "source": case_rows.iloc[0].get("model.source", "")})

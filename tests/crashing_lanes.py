@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfparity.lanes import LANES, Lane, Runnable, TfliteLane, _converted
+from tfparity.lanes import LANES, Lane, Runnable, TfliteLane, converted
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class CorruptTfliteLane(TfliteLane):
     corruption: str = "overwrite_header"
 
     def prepare(self, case, threads):
-        return self.load(globals()[self.corruption](_converted(case, "float")), threads)
+        return self.load(globals()[self.corruption](converted(case, "float")), threads)
 
 
 for lane in (DyingLane("test-abort", "reference", "test only: aborts", how="abort"),

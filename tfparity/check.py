@@ -45,6 +45,8 @@ def check(case, lane: str, *, benchmark, run_id: str, threads: int, peak_gflops:
         actual = _evaluate(record, case, lane, benchmark, threads, peak_gflops, availability)
         if results_dir is not None and record["outcome"] in ("fail", "xfail") and _is_image(actual, case.expected):
             record["picture"] = _draw(record, case, actual, Path(results_dir))
+    except lanes_module.WorkerCrashed as exc:  # the lane's worker process died: this case, not the run
+        record.update(outcome="crash", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of this case is recorded, the run goes on
         record.update(outcome="error", reason=_one_line(exc), traceback=traceback.format_exc(limit=8))
     record["duration_s"] = time.perf_counter() - started
@@ -71,6 +73,7 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
         record.update(outcome="skip", reason=why)
         return None
     lane = lanes_module.LANES[lane_name]
+    lane_name = lane.judged_as  # tolerances, deviations and exactness: a pinned lane is judged as its base
     try:
         runnable = lane.prepare(case, threads)
     except lanes_module.Refused as exc:
@@ -93,7 +96,11 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
         record.update(outcome="fail", reason=f"output shape {actual.shape}, reference shape {expected.shape}")
         _apply_deviation(record, case.deviation(lane_name), passed=False)
         return actual
-    magnitude = (case.op.magnitude(case.params, case.arrays.inputs, case.arrays.consts) if case.op.magnitude
+    seen = case.arrays.inputs
+    if lane.activations is not None:  # judged on the inputs the lane holds (float16 storage), as integer lanes are
+        seen = [x.astype(lane.activations).astype(x.dtype) for x in seen]
+        expected = case.op.reference(case.params, seen, case.arrays.consts)
+    magnitude = (case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude
                  else np.abs(expected))
     tolerance = lookup(lane_name, case.tolerance_names)
     scale_name = case.op.scale_name if case.op.magnitude else "|ref|"
@@ -118,7 +125,7 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
 
 
 def _time(record, case, runnable, benchmark, peak_gflops) -> None:
-    record["timing"] = timing = measure(benchmark, runnable.invoke)
+    record["timing"] = timing = measure(benchmark, runnable.invoke, runnable.timer)
     if timing and timing["median_s"] > 0:
         record["gflops"] = case.flops / timing["median_s"] / 1e9
         record["pct_peak"] = 100 * record["gflops"] / peak_gflops

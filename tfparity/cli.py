@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser("compare", help="what changed from run A to run B; exit 1 on a regression (a CI gate)")
     compare.add_argument("run_a", metavar="RUN_A", help="the earlier run: a run id in --results-dir or a run file")
-    compare.add_argument("run_b", metavar="RUN_B", help="the later run")
+    compare.add_argument("run_b", metavar="RUN_B", nargs="?", help="the later run (not with --lanes)")
+    compare.add_argument("--lanes", nargs=2, metavar=("LANE_A", "LANE_B"), help="compare two lanes of RUN_A instead, "
+                         "e.g. a lane and its pinned twin: tflite-xnnpack tflite-xnnpack@ai-edge-litert==2.1.6")
     compare.add_argument("--results-dir", default="results")
     compare.add_argument("--min-ratio", type=_above_one, help="latency: least ratio of medians that counts "
                          "(default: tfparity.regress.DEFAULT)")
@@ -247,14 +249,38 @@ def cmd_compare(args) -> int:
 
     from tfparity import regress, results
 
-    files = [results.find_run(spec, args.results_dir) for spec in (args.run_a, args.run_b)]
-    before, after = (results.header(paths[0]) for paths in files)
-    frame = results.load_files(list(dict.fromkeys(files[0] + files[1])))
+    if (args.run_b is None) == (args.lanes is None):
+        raise UsageError("compare takes RUN_A RUN_B, or RUN --lanes LANE_A LANE_B")
     given = {k: getattr(args, k) for k in ("min_ratio", "alpha", "error_ratio") if getattr(args, k) is not None}
     thresholds = replace(regress.DEFAULT, **given)
+    if args.lanes:
+        frame, before, after = _lanes_as_runs(args.run_a, args.results_dir, *args.lanes)
+    else:
+        files = [results.find_run(spec, args.results_dir) for spec in (args.run_a, args.run_b)]
+        before, after = (results.header(paths[0]) for paths in files)
+        frame = results.load_files(list(dict.fromkeys(files[0] + files[1])))
     changes = regress.compare_runs(frame, before["run_id"], after["run_id"], thresholds=thresholds)
     print(regress.render(changes, before, after, thresholds))
     return 1 if (changes.verdict == "regression").any() else 0
+
+
+def _lanes_as_runs(run: str, results_dir: str, lane_a: str, lane_b: str):
+    """One run's records of two lanes as two runs of one lane named ``A vs B`` (so ``compare_runs`` pairs their
+    cases), with the run's header for each."""
+    import pandas as pd
+
+    from tfparity import results
+
+    files = results.find_run(run, results_dir)
+    header = results.header(files[0])
+    frame = results.load_files(files)
+    missing = [lane for lane in (lane_a, lane_b) if lane not in set(frame.lane)]
+    if missing:
+        raise UsageError(f"run {header['run_id']} has no records of lane {', '.join(missing)}")
+    pair = f"{lane_a} vs {lane_b}"
+    ids = [f"{header['run_id']}:{lane}" for lane in (lane_a, lane_b)]
+    parts = [frame[frame.lane == lane].assign(run_id=run_id, lane=pair) for lane, run_id in zip((lane_a, lane_b), ids)]
+    return pd.concat(parts, ignore_index=True), {**header, "run_id": ids[0]}, {**header, "run_id": ids[1]}
 
 
 def cmd_repro(args) -> int:

@@ -166,7 +166,16 @@ def _header(config) -> dict:
         "case_timeout_s": config.getoption("case_timeout") if isolated else 0,
         "shard": shard_name(config.tfparity_shard),
         "machine": machine.machine(), "versions": machine.versions(), "peak_gflops": timing.peak_gflops(),
+        "lane_environments": _environments(config),
     }
+
+
+def _environments(config) -> dict:
+    """Each available lane's own facts (a worker's environment and versions, a GPU lane's adapter)."""
+    from tfparity.lanes import LANES
+
+    found = {name: LANES[name].facts() for name, (ok, _) in _availability(config).items() if ok}
+    return {name: facts for name, facts in found.items() if facts is not None}
 
 
 def _availability(config) -> dict:

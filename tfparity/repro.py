@@ -56,22 +56,23 @@ def _case(case_id: str, header: dict, record: dict):
 def export(case_id: str, lane: str, out: str | Path, results_dir: str = "results", run: str | None = None) -> Path:
     """Write the reproduction of the latest record of (``case_id``, ``lane``) into ``out``; the script's path."""
     lane_spec = lanes.LANES.get(lane)
-    if not isinstance(lane_spec, lanes.TfLane | lanes.TfliteLane):
-        raise ValueError(f"repro covers the TensorFlow and LiteRT interpreter lanes, not {lane!r}")
+    if lane_spec is None or not lane_spec.capabilities.repro:
+        raise ValueError(f"repro covers the TensorFlow and in-process LiteRT interpreter lanes, not {lane!r}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"--out {out} exists and is not empty")
     header, record = _record(case_id, lane, results_dir, run)
     case = _case(case_id, header, record)
     threads = int(header["threads"])
-    if isinstance(lane_spec, lanes.TfLane):
+    graph = "graph" in lane_spec.capabilities.formats  # a TF lane: the function itself; else its .tflite
+    if graph:
         lanes.configure_tf_threads(threads)
     runnable = lane_spec.prepare(case, threads)
     out.mkdir(parents=True, exist_ok=True)
     spec = {"recorded": {**record, "timing": {k: v for k, v in (record.get("timing") or {}).items() if k != "samples"}},
             "threads": threads, "versions": header["versions"], "machine": header["machine"]}
     inputs = case.arrays.inputs
-    if isinstance(lane_spec, lanes.TfLane):
+    if graph:
         spec.update(runtime="tensorflow", device=f"/{lane_spec.device}:0")
         _save_function(case, lane_spec.xla, out / "saved_model")
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from pytest_benchmark.stats import Stats
 
 # Profile → pytest-benchmark settings (option dests), applied unless given on the command line.
 # Quick keeps each (case, lane) near 0.1 s: warm-up and measurement each stop at max_time.
@@ -31,21 +32,30 @@ def kept_samples(data) -> tuple[list[float], int]:
     return [float(v) for v in data[::stride]], stride
 
 
-def measure(benchmark, invoke) -> dict | None:
+def measure(benchmark, invoke, timer=None) -> dict | None:
     """Time ``invoke`` with the pytest-benchmark fixture; seconds per call. None when timing is off
-    (``--no-timing``, parallel workers): ``invoke`` is not called again."""
+    (``--no-timing``, parallel workers): ``invoke`` is not called again. ``timer`` (a worker lane's
+    ``Runnable.timer``) times the rounds where the model runs, with the fixture's settings (min rounds, max
+    time, warm-up iterations); its samples get pytest-benchmark's own statistics."""
     if benchmark.disabled:
         benchmark(lambda: None)  # a disabled fixture just calls it; uncalled, pytest-benchmark warns
         return None
-    benchmark(invoke)
-    stats = benchmark.stats.stats
+    if timer is None:
+        benchmark(invoke)
+        stats, iterations = benchmark.stats.stats, benchmark.stats.iterations
+    else:
+        benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # the fixture counts as used; its time is not kept
+        remote = timer(benchmark._min_rounds, benchmark._max_time, int(benchmark._warmup or 0))
+        stats, iterations = Stats(), remote["iterations"]
+        for sample in remote["samples"]:
+            stats.update(sample)
     samples, stride = kept_samples(stats.data)
     return {
         "median_s": stats.median,
         "iqr_s": stats.iqr,
         "min_s": stats.min,
         "rounds": stats.rounds,
-        "iterations": benchmark.stats.iterations,
+        "iterations": iterations,
         "unit": "s",
         "samples": samples,
         "samples_stride": stride,

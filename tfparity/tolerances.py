@@ -33,6 +33,9 @@ TINY = 2.0**-36  # absolute floor for outputs in [0, 1] far below their largest 
 TINY_WHY = ("atol 2^-36 (1.5e-11): outputs below 1e-6 of the largest carry absolute, not relative, error: "
             "measured <= 1.05e-12 on every lane")
 XNNPACK_LANES = ("tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime")
+H = 2.0**-11  # float16 unit roundoff
+GPU_FP16 = ("litert-gpu: judged on its inputs rounded to float16 (the storage it holds them in, as integer lanes are "
+            "judged on theirs); ")
 
 TABLE: dict[tuple[str, str], Tolerance] = {
     ("*", "conv"): Tolerance(0.0, 16 * U, "float32 accumulation; measured max_norm 3.82e-7 (6.4U) with up to "
@@ -68,6 +71,25 @@ TABLE: dict[tuple[str, str], Tolerance] = {
                                            "max|ref|: measured 1.38e-6 (23U; mtcnn_pnet, tflite-xnnpack) over the "
                                            "quick models on every float lane"),
     ("numpy-ref", "*"): Tolerance(0.0, 0.0, "the reference compared with itself"),
+    # LiteRT's GPU accelerator (WebGPU) at its default precision: float16 activations, weights and arithmetic.
+    # Measured on Mesa's llvmpipe (software Vulkan), quick profile, ai-edge-litert 2.3.0.
+    ("litert-gpu", "conv"): Tolerance(0.0, 8 * H, GPU_FP16 + "weights, products and the output each round by at "
+                                                  "most 2^-11 (3H), float16 partial sums of a tree reduction add H per "
+                                                  "level (5 levels: 8H); measured 1.57e-3 (3.2H)"),
+    ("litert-gpu", "avg_pool2d"): Tolerance(0.0, 8 * H, GPU_FP16 + "float16 sum of <= 49 taps and a division, as "
+                                                        "for conv (8H); measured 8.8e-4 (1.8H)"),
+    ("litert-gpu", "resize:bilinear"): Tolerance(0.0, 8 * H, GPU_FP16 + "three float16 lerps of two roundings each "
+                                                             "plus float16 weights (7H, 8H); measured 2.8e-3 (5.8H) "
+                                                             "of max|x|"),
+    ("litert-gpu", "activation"): Tolerance(2.0**-14, 4 * H, GPU_FP16 + "exp / division in float16: 4H; outputs "
+                                                             "below float16's smallest normal 2^-14 may flush to 0 "
+                                                             "(sigmoid of x < -9.7); measured tanh 9.6e-4 (2H)"),
+    ("litert-gpu", "softmax"): Tolerance(2.0**-14, 8 * H, GPU_FP16 + "float16 exp, sum and division (8H), flush below "
+                                                          "2^-14; larger logit ranges are a known deviation "
+                                                          "(tfparity/ops/elementwise.py)"),
+    ("litert-gpu-f32", "tanh"): Tolerance(2.0**-22, 16 * U, "the accelerator's tanh has absolute error about 1 ulp "
+                                                            "of 1.0: measured 1.4e-7 absolute (relative 2e-4 at "
+                                                            "x = -1.3e-4)"),
 }
 
 

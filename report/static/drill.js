@@ -65,15 +65,19 @@
     Plotly.newPlot(div, traces, layout, { responsive: true });
   }
 
-  // One trace per machine; hover names the run, versions and outcome; a star marks a version change.
-  function trend(history, values) {
+  // Whether the lane ran on a software GPU in run number i (its latency is CPU time, not GPU speed).
+  function software(lane, i) { return D.runs[i].software_gpu.indexOf(lane) >= 0; }
+
+  // One trace per machine; hover names the run, versions and outcome (and a software GPU); a star marks a version change.
+  function trend(history, values, lane) {
     var machines = {};
     history.run.forEach(function (r, i) {
       var run = D.runs[r];
       var m = machines[run.machine] || (machines[run.machine] = { x: [], y: [], text: [], symbol: [], label: [] });
       m.x.push(run.started_utc);
       m.y.push(values(i));
-      m.text.push(run.run_id + "<br>tf " + run.tensorflow + " · litert " + run.litert + "<br>" + history.outcome[i]);
+      m.text.push(run.run_id + "<br>tf " + run.tensorflow + " · litert " + run.litert + "<br>" + history.outcome[i] +
+                  (software(lane, r) ? "<br>" + D.software_gpu_note : ""));
       m.symbol.push(run.version_change ? "star" : "circle");
       m.label.push(run.version_change ? "tf " + run.tensorflow + " · litert " + run.litert : "");
     });
@@ -108,7 +112,8 @@
 
     var list = document.getElementById("case-list");
     list.textContent = "";
-    row(list, ["case (" + lane + ")", "outcome", "max_norm", "median", "runs"], true);
+    var note = chosen.lanes[lane].speed_note;
+    row(list, ["case (" + lane + ")", "outcome", "max_norm", note ? "median (" + note + ")" : "median", "runs"], true);
     D.cases.forEach(function (c) {
       var r = c.lanes[lane];
       if (!r) return;
@@ -136,7 +141,7 @@
     keyValues(grid, "Parameters", Object.assign({ seed: chosen.seed }, chosen.params));
     keyValues(grid, "Metrics", r.metrics);
     keyValues(grid, "Timing and tolerance", {
-      median: secs(r.median), IQR: secs(r.iqr), rounds: r.rounds, "GFLOP/s": r.gflops,
+      median: secs(r.median), "speed note": r.speed_note, IQR: secs(r.iqr), rounds: r.rounds, "GFLOP/s": r.gflops,
       atol: r.tolerance.atol, rtol: r.tolerance.rtol, "tolerance scale": r.tolerance.scale });
     detail.appendChild(grid);
     detail.appendChild(el("h3", "Converted ops"));
@@ -146,13 +151,14 @@
 
     var measured = function (values) { return values.some(function (v) { return v !== null; }); };
     if (measured(r.history.median)) {
-      plot(chart(detail, "trend-latency", "Median latency over runs"),
-           trend(r.history, function (i) { return r.history.median[i]; }),
+      var slow = r.history.run.some(function (run) { return software(lane, run); });
+      plot(chart(detail, "trend-latency", "Median latency over runs" + (slow ? " (" + D.software_gpu_note + ")" : "")),
+           trend(r.history, function (i) { return r.history.median[i]; }, lane),
            { yaxis: { title: { text: "median (s)" }, type: "log" }, xaxis: { title: { text: "run start (UTC)" } } });
     }
     if (measured(r.history.error)) {
       plot(chart(detail, "trend-error", "Error over runs"),
-           trend(r.history, function (i) { var e = r.history.error[i]; return e === null ? null : Math.max(e, FLOOR); }),
+           trend(r.history, function (i) { var e = r.history.error[i]; return e === null ? null : Math.max(e, FLOOR); }, lane),
            { yaxis: { title: { text: "max_norm (zero drawn at " + FLOOR + ")" }, type: "log", exponentformat: "power" },
              xaxis: { title: { text: "run start (UTC)" } } });
     }
@@ -160,7 +166,8 @@
       var sorted = r.samples.slice().sort(function (a, b) { return a - b; });
       var p99 = sorted[Math.floor(0.99 * (sorted.length - 1))];
       var drawn = r.samples.length < r.rounds ? ", drawn as " + r.samples.length + " quantiles" : "";
-      plot(chart(detail, "timing", "Timing distribution (latest run: " + r.rounds + " rounds" + drawn + "; x up to the 99th percentile)"),
+      plot(chart(detail, "timing", "Timing distribution (latest run: " + r.rounds + " rounds" + drawn + "; x up to the 99th percentile)" +
+                 (note ? " — " + note : "")),
            [{ x: sorted.filter(function (s) { return s <= p99; }), type: "histogram", name: "samples" }],
            { xaxis: { title: { text: "seconds per call" } }, yaxis: { title: { text: "rounds" } },
              shapes: [{ type: "line", x0: r.median, x1: r.median, yref: "paper", y0: 0, y1: 1, line: { dash: "dot" } }] });

@@ -45,6 +45,8 @@ def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availa
         _evaluate(record, case, lane, benchmark, threads, availability)
     except NotApplicable as exc:
         record.update(outcome="skip", reason=str(exc))
+    except lanes_module.WorkerCrashed as exc:  # the lane's worker process died: this model, not the run
+        record.update(outcome="crash", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of this model is recorded, the run goes on
         record.update(outcome="error", reason=_one_line(exc), traceback=traceback.format_exc(limit=8))
     record["duration_s"] = time.perf_counter() - started
@@ -60,7 +62,7 @@ def model_bytes(case, mode: str) -> bytes:
     """The case's ``.tflite`` in ``mode``: converted (cached), or the given file when its kind matches."""
     given = getattr(case.op, "tflite_bytes", None)
     if given is None:
-        return lanes_module._converted(case, mode)
+        return lanes_module.converted(case, mode)
     if mode != case.op.tflite_mode:
         raise NotApplicable(f"the given .tflite is a {case.op.tflite_mode} model; this lane runs {mode} models")
     return given
@@ -95,29 +97,21 @@ def _quantization(tensor) -> lanes_module.Quantization:
 
 
 def _prepare(case, lane, threads):
-    """(runnable, size in bytes, load seconds)."""
-    if isinstance(lane, lanes_module.TfliteLane):
+    """(runnable, size in bytes, load seconds), asking the lane's capabilities what it runs."""
+    formats = lane.capabilities.formats
+    if "tflite" in formats:
         model = model_bytes(case, lane.mode)
         start = time.perf_counter()
         runnable = lane.load(model, threads)
         return runnable, len(model), time.perf_counter() - start
     if getattr(case.op, "tflite_bytes", None) is not None:
         raise NotApplicable("a .tflite file has no TF graph or float conversion to run on this lane")
-    if isinstance(lane, lanes_module.NumpyRefLane):
-        import reference.tflite
-
-        model = model_bytes(case, "float")
-        state = {}
-        return (lanes_module.Runnable(
-            set_inputs=lambda inputs: state.update(inputs=inputs),
-            invoke=lambda: state.update(out=reference.tflite.run(model, state["inputs"], float64=True)),
-            output=lambda: state["out"][0], outputs=lambda: state["out"]), len(model), 0.0)
-    if isinstance(lane, lanes_module.TfLane):
+    if "graph" in formats:
         start = time.perf_counter()
         runnable = lane.prepare(case, threads)
         weights = sum(int(np.prod(w.shape)) for w in case.op.build(case.params).weights) * 4
         return runnable, weights, time.perf_counter() - start
-    raise NotApplicable(f"lane {lane.name} does not run whole models yet")
+    raise NotApplicable(f"lane {lane.name} does not run whole models")
 
 
 def _evaluate(record, case, lane_name, benchmark, threads, availability):
@@ -126,6 +120,7 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability):
         record.update(outcome="skip", reason=why)
         return
     lane = lanes_module.LANES[lane_name]
+    lane_name = lane.judged_as  # tolerances, deviations and exactness: a pinned lane is judged as its base
     expected, float_tensors = reference_outputs(case)
     rss = _rss_mb()
     try:
@@ -148,14 +143,14 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability):
     scales = [np.full(np.shape(r), np.abs(r).max(initial=0.0)) for r in expected]
     info["outputs"] = [errors(y, r, m) for y, r, m in zip(actual, expected, scales)]
     info["task"] = case.op.task(case.params, actual, expected, case.arrays)
-    record["timing"] = measure(benchmark, runnable.invoke)
+    record["timing"] = measure(benchmark, runnable.invoke, runnable.timer)
     if record["timing"]:  # None when timing is off (--no-timing, parallel workers)
         info["p90_s"] = float(np.percentile(record["timing"]["samples"], 90))
     record["metrics"] = dict(max(info["outputs"], key=lambda e: e["max_abs"]))
-    mode = getattr(lane, "mode", "float")
-    if mode in ("int8", "int16x8"):
+    mode = lane.mode
+    if mode in ("int8", "int16x8") and lane.capabilities.per_layer:
         _integer(record, case, lane, runnable, float_tensors, threads)
-    if mode in LOSSY_MODES:
+    if mode in LOSSY_MODES or lane.activations is not None:  # float16 arithmetic (litert-gpu) is lossy too
         _judge_task(record, case)
     else:
         _judge_float(record, case, lane_name, actual, expected, scales)

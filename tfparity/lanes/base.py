@@ -1,0 +1,119 @@
+"""What every lane is made of: :class:`Lane` (``available``, ``prepare``, ``load``; its :class:`Capabilities`),
+the :class:`Runnable` a prepared case becomes, and :class:`Refused` for a documented refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference.tflite.fixedpoint import round_half_away
+from tfparity.convert import ConversionRefused, convert
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """An integer tensor's affine mapping ``real = (q - zero_point) * scale``."""
+
+    scale: float
+    zero_point: int
+    dtype: type
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """``clip(round_half_away(x / scale) + zp)``, as TFLite's QUANTIZE rounds."""
+        info = np.iinfo(self.dtype)
+        q = round_half_away(np.asarray(x, np.float32) / np.float32(self.scale)) + self.zero_point
+        return np.clip(q, info.min, info.max).astype(self.dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        return (np.asarray(q, np.int64) - self.zero_point) * np.float64(self.scale)
+
+
+@dataclass
+class Runnable:
+    """A prepared (built or converted) case on one lane. Converted models also give their model bytes;
+    integer models the quantization of inputs and output, and the raw integer output. ``timer`` is set by
+    lanes that time their own rounds (out-of-process workers): ``timer(min_rounds, max_time, warmup_iterations)``
+    returns seconds per call of each round."""
+
+    set_inputs: Callable[[list[np.ndarray]], None]
+    invoke: Callable[[], None]
+    output: Callable[[], np.ndarray]
+    tflite_ops: list[str] | None = None
+    settings: dict = field(default_factory=dict)
+    model: bytes | None = None
+    input_quant: list[Quantization] | None = None
+    output_quant: Quantization | None = None
+    raw_output: Callable[[], np.ndarray] | None = None
+    outputs: Callable[[], list[np.ndarray]] | None = None  # every output, in the model's order (dequantized)
+    timer: Callable[[int, float, int], dict] | None = None
+
+
+class Refused(Exception):
+    """The lane's converter or runtime refuses the case: the outcome is ``unsupported``."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a lane accepts and where it runs, asked by ``check``, the models suite, ``repro`` and asv.
+
+    ``formats``: ``graph`` (runs the TF graph itself), ``tflite`` (runs a converted or given .tflite through
+    ``load``); ``where``: ``process`` (in tfparity's process), ``worker`` (the out-of-process worker in
+    tfparity's environment) or ``environment`` (the worker in a virtual environment of its own);
+    ``per_layer``: can keep every intermediate tensor (the per-layer table of integer models);
+    ``repro``: ``repro`` can export a standalone reproduction.
+    """
+
+    formats: frozenset = frozenset({"tflite"})
+    where: str = "process"
+    per_layer: bool = False
+    repro: bool = False
+
+
+@dataclass(frozen=True)
+class Lane:
+    name: str
+    kind: str  # "reference", "float" or "quant"
+    doc: str
+    mode: str = "float"  # the conversion mode of the .tflite the lane runs
+
+    capabilities = Capabilities()
+    activations = None  # a storage dtype (np.float16) the lane rounds its inputs to; None: they run as given
+
+    @property
+    def judged_as(self) -> str:
+        """The lane whose tolerances, deviations and exactness rules apply (a pinned lane: its base lane)."""
+        return self.name
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def facts(self) -> dict | None:
+        """What the run header records about where the lane runs, beyond the main environment (None: nothing)."""
+        return None
+
+    def prepare(self, case, threads: int) -> Runnable:
+        raise NotImplementedError
+
+    def load(self, model: bytes, threads: int) -> Runnable:
+        """``model`` (a .tflite, converted or given) on this lane; lanes with the ``tflite`` format."""
+        raise NotImplementedError
+
+
+def model_ops(model: bytes) -> list[str]:
+    """Builtin (or custom) op names of the first subgraph, in execution order."""
+    from reference.tflite import load
+
+    return load(model).op_names
+
+
+def converted(case, mode: str) -> bytes:
+    """The converted model, or :class:`Refused` naming the converter's reason (and the input dtypes,
+    when they are not float32: the converter's lowerings are often dtype-specific)."""
+    try:
+        return convert(case, mode)
+    except ConversionRefused as exc:
+        dtypes = sorted({str(x.dtype) for x in case.arrays.inputs} - {"float32"})
+        suffix = f" [input dtype {', '.join(dtypes)}]" if dtypes else ""
+        raise Refused(f"converter: {exc}{suffix}") from None

@@ -1,0 +1,204 @@
+"""Lanes that run in tfparity's own process: the numpy reference, TensorFlow (``tf.function``, XLA, GPU) and
+the LiteRT ``Interpreter`` with an op resolver."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from tfparity.convert import CALIBRATION_SAMPLES
+from tfparity.lanes.base import Capabilities, Lane, Quantization, Refused, Runnable, converted, model_ops
+
+
+@dataclass(frozen=True)
+class NumpyRefLane(Lane):
+    """The float64 numpy reference itself: a speed baseline, exact by definition. Whole models run on the numpy
+    executor (``reference.tflite.run(..., float64=True)``) over their float conversion."""
+
+    capabilities = Capabilities(formats=frozenset({"tflite"}))
+
+    def prepare(self, case, threads):
+        state = {}
+        return Runnable(
+            set_inputs=lambda inputs: state.update(inputs=inputs),
+            invoke=lambda: state.update(out=case.op.reference(case.params, state["inputs"], case.arrays.consts)),
+            output=lambda: state["out"],
+        )
+
+    def load(self, model, threads):
+        import reference.tflite
+
+        state = {}
+        return Runnable(
+            set_inputs=lambda inputs: state.update(inputs=inputs),
+            invoke=lambda: state.update(out=reference.tflite.run(model, state["inputs"], float64=True)),
+            output=lambda: state["out"][0], outputs=lambda: state["out"])
+
+
+@cache
+def tensorflow():
+    """Import TF once, honouring the thread setting made by :func:`configure_tf_threads`."""
+    import tensorflow as tf
+
+    return tf
+
+
+def configure_tf_threads(threads: int) -> None:
+    tf = tensorflow()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TF already initialized in this process: the earlier setting stands
+        pass
+
+
+_XLA_UNSUPPORTED = re.compile(r"No registered '(\w+)' OpKernel for XLA_")
+
+
+@dataclass(frozen=True)
+class TfLane(Lane):
+    """``tf.function`` on a device, optionally XLA-compiled (``jit_compile=True``).
+
+    GPU lanes turn TF32 off (``enable_tensor_float_32_execution(False)``) and record it.
+    """
+
+    device: str = "CPU"
+    xla: bool = False
+
+    capabilities = Capabilities(formats=frozenset({"graph"}), repro=True)
+
+    def available(self):
+        try:
+            tf = tensorflow()
+        except ImportError as exc:
+            return False, f"tensorflow does not import: {exc}"
+        if self.device == "GPU" and not tf.config.list_physical_devices("GPU"):
+            return False, "TensorFlow sees no GPU (CPU-only build or no CUDA device)"
+        return True, ""
+
+    def prepare(self, case, threads):
+        tf = tensorflow()
+        settings = {"device": self.device, "jit_compile": self.xla}
+        if self.device == "GPU":
+            tf.config.experimental.enable_tensor_float_32_execution(False)
+            settings["tf32"] = tf.config.experimental.tensor_float_32_execution_enabled()
+        device = f"/{self.device}:0"
+        with tf.device(device):
+            fn = tf.function(case.op.tf(case.params, case.arrays.consts), jit_compile=self.xla,
+                             input_signature=[tf.TensorSpec(x.shape, tf.as_dtype(x.dtype))
+                                              for x in case.arrays.inputs])
+        state = {}
+        sync = tf.test.experimental.sync_devices if self.device == "GPU" else (lambda: None)
+
+        def set_inputs(inputs):
+            with tf.device(device):
+                state["inputs"] = [tf.constant(x) for x in inputs]
+
+        def invoke():
+            with tf.device(device):
+                state["out"] = fn(*state["inputs"])
+            sync()
+
+        def run_first(inputs):
+            set_inputs(inputs)
+            try:
+                invoke()
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
+                missing = _XLA_UNSUPPORTED.findall(str(exc))
+                if missing:
+                    raise Refused(f"XLA cannot compile {', '.join(sorted(set(missing)))}: no kernel registered "
+                                  f"for XLA_{self.device}_JIT") from None
+                if isinstance(exc, tf.errors.UnimplementedError):
+                    raise Refused(str(exc).strip().splitlines()[0][:300]) from None
+                raise
+
+        run_first(case.arrays.inputs)  # compile now, so XLA refusals surface as `unsupported`
+        return Runnable(set_inputs=set_inputs, invoke=invoke, output=lambda: state["out"].numpy(),
+                        settings=settings, outputs=lambda: [t.numpy() for t in tf.nest.flatten(state["out"])])
+
+
+RESOLVERS = {
+    "xnnpack": "AUTO",
+    "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    "ref": "BUILTIN_REF",
+}
+
+
+@dataclass(frozen=True)
+class TfliteLane(Lane):
+    """A converted model on a LiteRT interpreter with an op resolver (XNNPACK, builtin, reference).
+
+    Integer models are fed quantized inputs and their output is dequantized with the tensors' own
+    (scale, zero point).
+    """
+
+    mode: str = "float"
+    resolver: str = "xnnpack"
+
+    capabilities = Capabilities(formats=frozenset({"tflite"}), per_layer=True, repro=True)
+
+    def _interpreter_module(self):
+        return importlib.import_module("ai_edge_litert.interpreter")
+
+    def available(self):
+        try:
+            self._interpreter_module()
+        except Exception as exc:  # noqa: BLE001 - any import failure means the lane cannot run here
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            return False, f"ai_edge_litert.interpreter does not load: {type(exc).__name__}: {first}"
+        return True, ""
+
+    def prepare(self, case, threads):
+        return self.load(converted(case, self.mode), threads)
+
+    def interpreter(self, model: bytes, threads: int, preserve_all_tensors: bool = False):
+        """An allocated interpreter of ``model`` with this lane's resolver (or :class:`Refused`)."""
+        module = self._interpreter_module()
+        resolver = getattr(module.OpResolverType, RESOLVERS[self.resolver])
+        try:
+            it = module.Interpreter(model_content=model, num_threads=threads, experimental_op_resolver_type=resolver,
+                                    experimental_preserve_all_tensors=preserve_all_tensors)
+            it.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            raise Refused(f"interpreter: {str(exc).strip().splitlines()[0][:300]}") from None
+        return it
+
+    def load(self, model: bytes, threads: int) -> Runnable:
+        """``model`` (already converted, or given as a file) on this lane's interpreter."""
+        it = self.interpreter(model, threads)
+        ins, outs = it.get_input_details(), it.get_output_details()
+        settings = {"mode": self.mode, "resolver": RESOLVERS[self.resolver], "threads": threads}
+        in_quant, out_quant = [_quantization(d) for d in ins], _quantization(outs[0])
+        every_quant = [_quantization(d) for d in outs]
+
+        def raw():
+            return it.get_tensor(outs[0]["index"])
+
+        def outputs():
+            values = [it.get_tensor(d["index"]) for d in outs]
+            return [v if q is None else q.dequantize(v).astype(np.float32) for v, q in zip(values, every_quant)]
+
+        if out_quant is None:  # float model
+            return Runnable(
+                set_inputs=lambda inputs: [it.set_tensor(d["index"], x) for d, x in zip(ins, inputs)],
+                invoke=it.invoke, output=raw, tflite_ops=model_ops(model), settings=settings, model=model,
+                outputs=outputs)
+
+        def set_inputs(inputs):
+            for detail, q, x in zip(ins, in_quant, inputs):
+                it.set_tensor(detail["index"], q.quantize(x))
+
+        return Runnable(
+            set_inputs=set_inputs,
+            invoke=it.invoke, output=lambda: out_quant.dequantize(raw()).astype(np.float32),
+            tflite_ops=model_ops(model), settings={**settings, "calibration_samples": CALIBRATION_SAMPLES},
+            model=model, input_quant=in_quant, output_quant=out_quant, raw_output=raw, outputs=outputs)
+
+
+def _quantization(detail: dict) -> Quantization | None:
+    scale, zero = detail["quantization"]
+    return Quantization(float(scale), int(zero), detail["dtype"]) if scale else None

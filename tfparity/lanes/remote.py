@@ -1,0 +1,330 @@
+"""Lanes on the out-of-process worker (:mod:`tfparity.lanes.worker`): the client side of its protocol.
+
+The main process converts (through the cache) and hands the worker the model bytes, the inputs and the settings;
+the worker loads, reports its delegation facts, runs, and times its own rounds. One worker process per lane is
+kept per tfparity process and reused across cases; it is replaced after it dies. A worker that dies or stops
+answering within the time limit raises :class:`WorkerCrashed`, which ``check`` records as ``crash``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from tfparity.lanes import envs
+from tfparity.lanes.base import Capabilities, Lane, Quantization, Refused, Runnable, converted, model_ops
+from tfparity.lanes.worker import array_bytes, bytes_array, write_frame
+
+WORKER = Path(__file__).with_name("worker.py")
+ANSWER_TIMEOUT_S = 300.0
+
+
+class WorkerCrashed(Exception):
+    """The worker process died or stopped answering (the outcome is ``crash``)."""
+
+
+class WorkerRefused(Exception):
+    """The worker answered with an error (e.g. the runtime would not load the model)."""
+
+    def __init__(self, message: str, stage: str):
+        super().__init__(message)
+        self.stage = stage
+
+
+class Worker:
+    """One worker process: ``python worker.py`` with the protocol on its stdin / stdout, its log in a file."""
+
+    def __init__(self, python: str | Path, env: dict | None = None):
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, env={**os.environ, **(env or {})})
+
+    def request(self, op: str, blobs: list[bytes] = (), timeout: float = ANSWER_TIMEOUT_S, **fields):
+        """Send one request; its reply and payloads. Raises WorkerRefused / WorkerCrashed."""
+        try:
+            write_frame(self.process.stdin, {"op": op, **fields}, list(blobs))
+            message, payloads = self._read(timeout)
+        except (BrokenPipeError, EOFError, OSError, TimeoutError) as exc:
+            raise WorkerCrashed(self._death(op, exc, timeout)) from None
+        if not message.get("ok"):
+            raise WorkerRefused(message.get("error", "unknown worker error"), message.get("stage", op))
+        return message, payloads
+
+    def _read(self, timeout: float):
+        import json
+
+        deadline = time.monotonic() + timeout
+        pipe = self.process.stdout.fileno()
+
+        def exact(n: int) -> bytes:
+            chunks, got = [], 0
+            while got < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                    raise TimeoutError(f"no answer within {timeout:g} s")
+                chunk = os.read(pipe, min(n - got, 1 << 20))
+                if not chunk:
+                    raise EOFError("the worker closed its output")
+                chunks.append(chunk)
+                got += len(chunk)
+            return b"".join(chunks)
+
+        (length,) = struct.unpack("<I", exact(4))
+        message = json.loads(exact(length))
+        return message, [exact(n) for n in message.get("blobs", [])]
+
+    def _death(self, op: str, exc: BaseException, timeout: float) -> str:
+        if isinstance(exc, TimeoutError):
+            self.process.kill()
+        try:
+            status = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            status = self.process.wait()
+        how = (f"killed by {signal.Signals(-status).name}" if status < 0 else f"exited with status {status}")
+        if isinstance(exc, TimeoutError):
+            how = f"did not answer {op!r} within {timeout:g} s and was killed"
+        return f"lane worker {how} during {op!r}; its log ends: {self.tail()}"
+
+    def tail(self, lines: int = 1) -> str:
+        self.log.seek(0)
+        text = [ln.strip() for ln in self.log.read().decode(errors="replace").splitlines() if ln.strip()]
+        return " | ".join(text[-lines:])[-300:] or "(empty)"
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                write_frame(self.process.stdin, {"op": "quit"})
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+        self.log.close()
+
+
+_WORKERS: dict[str, Worker] = {}
+atexit.register(lambda: [discard(key) for key in list(_WORKERS)])
+
+
+def worker_for(key: str, python: str | Path) -> Worker:
+    """The live worker of ``key`` (a lane), started when missing or dead."""
+    worker = _WORKERS.get(key)
+    if worker is None or worker.process.poll() is not None:
+        worker = _WORKERS[key] = Worker(python)
+    return worker
+
+
+def discard(key: str) -> None:
+    worker = _WORKERS.pop(key, None)
+    if worker is not None:
+        worker.close()
+
+
+def own_python() -> Path:
+    return Path(sys.executable)
+
+
+@cache
+def hello(python: str) -> dict:
+    """The worker's versions in the environment of ``python`` (a short-lived worker)."""
+    worker = Worker(python)
+    try:
+        return worker.request("hello", timeout=120)[0]
+    finally:
+        worker.close()
+
+
+def dequantize(x: np.ndarray, detail: dict) -> np.ndarray:
+    if not detail["scale"]:
+        return x
+    return ((x.astype(np.int64) - detail["zero_point"]) * np.float64(detail["scale"])).astype(np.float32)
+
+
+@dataclass
+class Loaded:
+    """A model loaded in a worker. ``inputs`` / ``outputs`` are in the model's subgraph order; ``feed[j]`` is the
+    model input the worker's j-th input takes, ``take[k]`` the worker output that is the model's k-th (a compiled
+    model enumerates its signature's tensors, an interpreter its subgraph's)."""
+
+    worker: Worker
+    inputs: list[dict]
+    outputs: list[dict]
+    facts: dict
+    load_s: float
+    feed: list[int]
+    take: list[int]
+    results: list[np.ndarray] | None = None
+
+    def run(self, arrays: list[np.ndarray]) -> float:
+        reply, blobs = self.worker.request("run", [array_bytes(arrays[i]) for i in self.feed])
+        results = [bytes_array(b) for b in blobs]
+        self.results = [results[k] for k in self.take]
+        return reply["seconds"]
+
+    def time(self, min_rounds: int, max_time: float, warmup_iterations: int) -> dict:
+        return self.worker.request("time", min_rounds=min_rounds, max_time=max_time,
+                                   warmup_iterations=warmup_iterations)[0]
+
+
+def _positions(worker_details: list[dict], model_indices: list[int]) -> list[int]:
+    """For each model tensor (by subgraph tensor index), its position among the worker's details."""
+    where = {d["index"]: j for j, d in enumerate(worker_details)}
+    return [where.get(i, k) for k, i in enumerate(model_indices)]
+
+
+def load(worker: Worker, model: bytes, runtime: str, settings: dict) -> Loaded:
+    """Load ``model`` (bytes) in ``worker`` with ``runtime`` ("interpreter" or "compiled") and ``settings``."""
+    from reference.tflite import load as parse
+
+    reply, _ = worker.request("load", [model], runtime=runtime, settings=settings)
+    graph = parse(model)
+    in_pos, take = _positions(reply["inputs"], graph.inputs), _positions(reply["outputs"], graph.outputs)
+    feed = [in_pos.index(j) for j in range(len(in_pos))]
+    return Loaded(worker, [reply["inputs"][j] for j in in_pos], [reply["outputs"][k] for k in take],
+                  reply["facts"], reply["load_s"], feed, take)
+
+
+@dataclass(frozen=True)
+class WorkerLane(Lane):
+    """A converted model on the worker: ``runtime`` ``interpreter`` (an op ``resolver``, the interpreter
+    ``module`` of ``ai_edge_litert`` or ``tflite_runtime``) or ``compiled`` (LiteRT ``CompiledModel`` on an
+    ``accelerator`` at a ``precision``; a partially accelerated model is refused unless ``allow_fallback``).
+    ``requirements``: the pip requirements of its own environment (empty: tfparity's). ``base``: the lane whose
+    tolerances and deviations apply (a pinned lane's unpinned twin)."""
+
+    runtime: str = "interpreter"
+    resolver: str = "AUTO"
+    module: str = "ai_edge_litert.interpreter"
+    accelerator: str = ""
+    precision: str = "default"
+    allow_fallback: bool = False
+    requirements: tuple = ()
+    base: str = ""
+
+    @property
+    def capabilities(self):
+        return Capabilities(formats=frozenset({"tflite"}), where="environment" if self.requirements else "worker")
+
+    @property
+    def judged_as(self) -> str:
+        return self.base or self.name
+
+    @property
+    def activations(self):
+        """LiteRT's GPU accelerator at its default precision holds activations in float16."""
+        return np.float16 if self.runtime == "compiled" and self.precision != "fp32" else None
+
+    def python(self) -> Path:
+        return envs.python(self.requirements) if self.requirements else own_python()
+
+    def available(self):
+        try:
+            versions = hello(str(self.python()))["versions"]
+        except (envs.EnvironmentFailed, WorkerCrashed, WorkerRefused, OSError) as exc:
+            return False, f"lane worker does not start: {exc}"
+        runtime = "tflite_runtime" if self.module.startswith("tflite_runtime") else "ai_edge_litert"
+        if runtime not in versions:
+            return False, f"{runtime} is not installed in the lane's environment"
+        if self.accelerator:
+            adapter = probe_adapter(str(self.python()), self.accelerator)
+            if adapter is None:
+                return False, f"no {self.accelerator.upper()} adapter found (see docs/WORKER.md: the software GPU)"
+        return True, ""
+
+    def facts(self) -> dict:
+        """For the run header: the worker's environment (Python, package versions) and, for accelerator lanes,
+        the adapter (name, type, software or hardware, driver, backend)."""
+        python = str(self.python())
+        found = {"where": self.capabilities.where, "requirements": list(self.requirements), **hello(python)}
+        if self.accelerator:
+            found["adapter"] = probe_adapter(python, self.accelerator)
+        return found
+
+    def settings(self, threads: int) -> dict:
+        if self.runtime == "compiled":
+            return {"accelerator": self.accelerator, "precision": self.precision,
+                    "allow_fallback": self.allow_fallback}
+        return {"module": self.module, "resolver": self.resolver, "threads": threads}
+
+    def prepare(self, case, threads):
+        return self.load(converted(case, self.mode), threads)
+
+    def load(self, model: bytes, threads: int) -> Runnable:
+        worker = worker_for(self.name, self.python())
+        try:
+            loaded = load(worker, model, self.runtime, self.settings(threads))
+        except WorkerRefused as exc:
+            raise Refused(f"{exc.stage}: {exc}") from None
+        facts = loaded.facts
+        if facts.get("fully_accelerated") is False and not self.allow_fallback:
+            raise Refused(f"not fully accelerated: the {self.accelerator.upper()} accelerator left part of the model "
+                          f"(ops {', '.join(sorted(set(model_ops(model))))}) to the CPU, and this lane allows no "
+                          f"fallback")
+        in_quant = [_quant(d) for d in loaded.inputs]
+        out_quant = [_quant(d) for d in loaded.outputs]
+        state = {}
+
+        def set_inputs(arrays):
+            state["inputs"] = [x if q is None else q.quantize(x) for q, x in zip(in_quant, arrays)]
+
+        def outputs():
+            return [y if q is None else q.dequantize(y).astype(np.float32) for y, q in zip(loaded.results, out_quant)]
+
+        return Runnable(
+            set_inputs=set_inputs, invoke=lambda: loaded.run(state["inputs"]), output=lambda: outputs()[0],
+            tflite_ops=model_ops(model), model=model, outputs=outputs,
+            settings={**self.settings(threads), **{k: v for k, v in facts.items() if k != "ops"},
+                      "worker": {"python": str(self.python()), "load_s": loaded.load_s}},
+            input_quant=in_quant if out_quant[0] else None, output_quant=out_quant[0],
+            raw_output=lambda: loaded.results[0],
+            timer=loaded.time)
+
+
+def _quant(detail: dict) -> Quantization | None:
+    return (Quantization(detail["scale"], detail["zero_point"], np.dtype(detail["dtype"]).type)
+            if detail["scale"] else None)
+
+
+PROBE_SHAPE = (1, 8, 8, 4)
+
+
+@cache
+def probe_adapter(python: str, accelerator: str) -> dict | None:
+    """The adapter the worker's accelerator selects (name, type, driver, backend), from compiling a one-op
+    model (RELU on a float32 ``PROBE_SHAPE`` input); None when there is none."""
+    worker = Worker(python)
+    try:
+        loaded = load(worker, probe_model(), "compiled", {"accelerator": accelerator})
+        return loaded.facts.get("adapter") or {"name": "unknown", "type": "", "software": False}
+    except (WorkerRefused, WorkerCrashed):
+        return None
+    finally:
+        worker.close()
+
+
+@cache
+def probe_model() -> bytes:
+    """A float RELU model, converted once (cached like every conversion)."""
+    from tfparity.convert import cache_dir
+
+    path = cache_dir() / "probe-relu.tflite"
+    if not path.exists():
+        import tensorflow as tf
+
+        fn = tf.function(tf.nn.relu, input_signature=[tf.TensorSpec(PROBE_SHAPE, tf.float32)])
+        model = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn).convert()
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(model)
+        tmp.replace(path)
+    return path.read_bytes()
