@@ -2,6 +2,7 @@
 accelerator in both precisions, tflite-runtime in its own environment, a lane pinned to another LiteRT release)."""
 
 import io
+import json
 import subprocess
 import sys
 
@@ -128,3 +129,22 @@ def test_lanes_in_their_own_environments(lane, benchmark):
 def test_bad_pins_are_one_line_errors(spec, message):
     with pytest.raises(ValueError, match=message):
         lanes.parse_lanes(spec)
+
+
+def test_a_lane_and_its_pinned_twin_side_by_side_in_one_run_and_in_compare(tmp_path):
+    from tests.test_compare_repro import tfparity
+
+    twin = "tflite-xnnpack@ai-edge-litert==2.1.6"
+    done = tfparity("run", "--ops", "conv2d", "--limit", "2", "--lanes", f"tflite-xnnpack,{twin}", "--threads", "1",
+                    "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    (path,) = tmp_path.glob("run-*.jsonl")
+    header, *records = (json.loads(line) for line in path.read_text().splitlines())
+    assert {(r["lane"], r["outcome"]) for r in records} == {("tflite-xnnpack", "pass"), (twin, "pass")}
+    assert header["lane_environments"][twin]["versions"]["ai_edge_litert"] == "2.1.6"
+    compared = tfparity("compare", str(path), "--lanes", "tflite-xnnpack", twin)
+    assert compared.returncode in (0, 1), compared.stderr
+    assert f"tflite-xnnpack vs {twin}" in compared.stdout and "2 (case, lane) pairs in both runs" in compared.stdout
+    for bad in (["compare", str(path)], ["compare", str(path), "--lanes", "tflite-xnnpack", "tflite-ref"]):
+        refused = tfparity(*bad)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr

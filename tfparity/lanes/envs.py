@@ -42,7 +42,7 @@ def python(requirements: tuple[str, ...]) -> Path:
     if ready.exists():
         return path / "bin" / "python"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
+    with open(path.parent / f"{path.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not ready.exists():
             _build(path, requirements)
