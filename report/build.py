@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tfparity import results
 
 HERE = Path(__file__).parent
-OUTCOMES = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip")
+OUTCOMES = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip", "baseline")
 ERROR_FLOOR = 1e-12
 SOFTWARE_GPU = "software GPU (CPU): correctness only, not GPU speed"
 
@@ -250,8 +250,9 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def build(results_dir: str | Path = "results", out: str | Path | None = None) -> Path:
-    """Render the report for every run under ``results_dir`` into ``out`` (default ``results_dir/report``)."""
+def build(results_dir: str | Path = "results", out: str | Path | None = None, asv_conf: Path | None = None) -> Path:
+    """Render the report for every run under ``results_dir`` into ``out`` (default ``results_dir/report``); with
+    ``asv_conf`` (an asv.conf.json), asv's pages published for it are copied in and linked."""
     from report import history
     from report.models import model_rows
     from report.models import render as render_models
@@ -283,7 +284,8 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
             title="tfparity report", root="", charts=True, lanes=_lane_summary(latest, lanes, header, software),
             outcomes=OUTCOMES, matrix=matrix, runs=runs, machines=history.latest_per_machine(table).to_dict("records"),
             regressions=history.regressions(frame, table), passrate_js=history.pass_rate_js(table),
-            sparks=history.sparklines(frame, table, latest.machine.iloc[0]), asv=_copy_asv(staging),
+            sparks=history.sparklines(frame, table, latest.machine.iloc[0]),
+            asv=asv_conf is not None and _copy_asv(staging, asv_conf),
             all_skipped=bool(len(latest)) and (latest.outcome == "skip").all(), **common))
         _write(staging / "versions.html", env.get_template("versions.html").render(
             title="Versions", root="", charts=True, machines=history.version_view(frame, table), **common))
@@ -315,8 +317,8 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None) ->
     return out
 
 
-def _copy_asv(staging: Path, conf: Path = HERE.parent / "asv.conf.json") -> bool:
-    """Copy asv's published pages (``html_dir`` of the repository's asv.conf.json, else ``.asv/html``) into
+def _copy_asv(staging: Path, conf: Path) -> bool:
+    """Copy asv's published pages (``html_dir`` of the asv.conf.json ``conf``, else ``.asv/html`` beside it) into
     the report as ``asv/``, so the report links them and stays self-contained; False when none were published."""
     from asv.util import load_json
 

@@ -1,5 +1,6 @@
 """The command line as a user meets it: one-line errors with exit status 2, never a traceback."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,8 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tfparity(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def tfparity(*args, cwd=ROOT, env=None):
+    """``python -m tfparity ARGS`` in a subprocess (``env``: extra environment variables)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "tfparity", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=300)
 
@@ -51,11 +53,26 @@ def test_list_lanes_names_every_lane_with_its_status():
     for lane in ("numpy-ref", "tf-cpu", "tf-xla", "tf-gpu", "tflite-xnnpack", "tflite-builtin", "tflite-ref",
                  "tflite-runtime", "litert-gpu"):
         assert lane in done.stdout
-    gpu_line = next(line for line in done.stdout.splitlines() if line.startswith("tf-gpu"))
-    assert "available" in gpu_line or "skipped:" in gpu_line
+    from tfparity.lanes import LANES
+
+    for lane in ("tf-gpu", "litert-gpu"):  # the listing says what the lane says of itself here
+        line = next(line for line in done.stdout.splitlines() if line.startswith(lane + " "))
+        ok, why = LANES[lane].available()
+        assert ("available" in line) if ok else (f"skipped: {why}" in line), line
 
 
 def test_list_cases_full_profile_counts_at_least_1000():
     done = tfparity("list", "cases", "--profile", "full")
     assert done.returncode == 0
     assert len(done.stdout.splitlines()) >= 1000
+
+
+def test_a_requested_lane_that_cannot_run_fails_the_run_and_the_baseline_checks_nothing(tmp_path):
+    """A nightly GPU job whose GPU vanished must go red: numpy-ref is a speed baseline, never a check."""
+    done = tfparity("run", "--lanes", "numpy-ref,tf-gpu", "--ops", "softmax", "--limit", "1", "--no-timing",
+                    "--results-dir", str(tmp_path))
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "REQUESTED LANE tf-gpu COULD NOT RUN" in done.stdout and "NOTHING CHECKED" in done.stdout
+    (run,) = tmp_path.glob("run-*.jsonl")
+    outcomes = {(r["lane"], r["outcome"]) for r in map(json.loads, run.read_text().splitlines()[1:])}
+    assert outcomes == {("numpy-ref", "baseline"), ("tf-gpu", "skip")}

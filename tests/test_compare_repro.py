@@ -14,16 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_cli import tfparity
 from tfparity.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = "relu[in=1x10,scale=2]"
-
-
-def tfparity(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "tfparity", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")

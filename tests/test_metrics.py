@@ -50,8 +50,25 @@ def test_every_entry_gives_its_reason():
 
 
 def test_lookup_prefers_the_most_specific_entry():
-    assert lookup("numpy-ref", ["conv2d", "conv"]).rtol == 0.0
+    assert lookup("litert-gpu", ["resize:nearest", "resize", "resize"]) is TABLE[("*", "resize:nearest")]
     assert lookup("tf-cpu", ["resize:lanczos3", "resize", "resize"]) is TABLE[("tf-cpu", "resize:lanczos3")]
     assert lookup("tf-cpu", ["resize:bilinear", "resize", "resize"]) is TABLE[("tf-cpu", "resize")]
     with pytest.raises(KeyError):
         lookup("tf-cpu", ["nope", "nofamily"])
+
+
+def test_every_tolerance_key_and_deviation_names_a_real_lane_and_op():
+    """A typo in a key or a deviation's lane set would silently never apply."""
+    from tfparity.lanes import LANES
+    from tfparity.models import MODELS
+    from tfparity.ops import REGISTRY
+
+    names = {"*", "model"} | {f"model:{name}" for name in MODELS.specs}
+    for profile in ("quick", "full"):
+        names |= {n for case in REGISTRY.select(profile, 0) for n in case.tolerance_names}
+    for lane, name in TABLE:
+        assert lane == "*" or lane in LANES, (lane, name)
+        assert name in names, (lane, name)
+    for spec in (*REGISTRY.specs.values(), *MODELS.specs.values()):
+        for deviation in spec.known:
+            assert deviation.lanes and set(deviation.lanes) <= set(LANES), (spec.name, deviation.reason)

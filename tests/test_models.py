@@ -47,6 +47,7 @@ def test_int8_ref_is_exact_in_every_layer(digits_case, benchmark):
     layers = record["model"]["layers"]
     assert [row["op"] for row in layers][:2] == ["CONV_2D", "CONV_2D"] and layers[-1]["op"] == "SOFTMAX"
     assert all(row["max_lsb_vs_exact"] == 0 and row["max_lsb_isolated"] == 0 for row in layers)
+    assert record["model"]["unmatched"] == []  # every layer has its float counterpart
     assert all(row["rmse_over_scale"] > 0.0 for row in layers)  # computed for every layer
     # ≈0.29 LSB is ideal rounding; the feature layers stay near it. The head (MEAN, FC, SOFTMAX at its fixed
     # 1/256 scale) carries the error of every layer before it, which depends on the weights training produced.
@@ -99,6 +100,21 @@ def test_bring_your_own_tflite_and_keras(digits_case, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     frame = load(tmp_path / "r2")
     assert set(frame.outcome) == {"pass"} and set(frame.case_id) == {"given[file=digits.keras]"}
+
+
+def test_an_edited_model_file_is_converted_anew(tmp_path):
+    """Same path, other weights: the conversion cache must not hand back the old model (it did, keyed by name)."""
+    import keras
+
+    net = tmp_path / "net.keras"
+    env_cache = tmp_path / "cache"
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        keras.Sequential([keras.Input((6,), batch_size=2), keras.layers.Dense(4, activation="tanh")]).save(net)
+        done = tfparity("run", "--model", str(net), "--lanes", "tf-cpu,tflite-xnnpack", "--threads", "1", "--no-timing",
+                        "--results-dir", str(tmp_path / f"r{seed}"), env={"TFPARITY_CACHE": str(env_cache)})
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert len(list(env_cache.glob("*.tflite"))) == 2  # one float conversion per content
 
 
 @pytest.mark.parametrize("args, message", [

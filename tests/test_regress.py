@@ -6,21 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfparity.regress import COLUMNS, DEFAULT, compare_runs, history_changes
+from tfparity.regress import COLUMNS, DEFAULT, compare_runs, history_changes, smallest_p
 
 LANES = ("tf-cpu", "tflite-xnnpack")
 CASES = [f"conv2d[{i}]" for i in range(12)]
 
 
 def _run(run_id: str, day: int, rng, *, slow: dict | None = None, error: dict | None = None,
-         outcome: dict | None = None, load: float = 1.0, machine: str = "box") -> list[dict]:
-    """One run: per (case, lane) 200 lognormal timing samples around a per-case median (times ``load``, a
+         outcome: dict | None = None, load: float = 1.0, machine: str = "box", rounds: int = 200) -> list[dict]:
+    """One run: per (case, lane) ``rounds`` lognormal timing samples around a per-case median (times ``load``, a
     machine-wide factor, times ``slow[case]``), an error metric and an outcome."""
     rows = []
     for i, case in enumerate(CASES):
         for lane in LANES:
             median = 1e-4 * (1 + i) * load * (slow or {}).get(case, 1.0)
-            samples = median * rng.lognormal(0, 0.05, 200)
+            samples = median * rng.lognormal(0, 0.05, rounds)
             max_norm = (error or {}).get(case, 1e-7)
             rows.append({"run_id": run_id, "started_utc": pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(days=day),
                          "case_id": case, "op": "conv2d", "lane": lane, "machine.hostname": machine,
@@ -111,3 +111,39 @@ def test_history_of_noise_only_is_quiet():
     rng = np.random.default_rng(7)
     runs = [_run(f"r{d}", d, rng, load=rng.uniform(0.9, 1.1)) for d in range(20)]
     assert history_changes(_frame(*runs)).empty
+
+
+@pytest.mark.parametrize("rounds", [7, 10, 200])
+def test_a_3x_slower_case_is_flagged_at_every_recorded_sample_size(rounds):
+    """The quick profile times a slow model in as few as 7 rounds: the exact test must still be able to fire
+    (at 5 rounds its smallest p-value, 0.0079, could never pass alpha = 0.001)."""
+    rng = np.random.default_rng(7)
+    frame = _frame(_run("a", 0, rng, rounds=rounds), _run("b", 1, rng, rounds=rounds, slow={"conv2d[11]": 3.0}))
+    flagged = _flagged(compare_runs(frame, "a", "b"), "latency")
+    assert set(zip(flagged.case_id, flagged.verdict)) == {("conv2d[11]", "regression")}, flagged
+
+
+def test_too_few_samples_are_reported_as_untestable_not_as_same():
+    rng = np.random.default_rng(8)
+    frame = _frame(_run("a", 0, rng, rounds=5), _run("b", 1, rng, rounds=5, slow={"conv2d[11]": 3.0}))
+    changes = compare_runs(frame, "a", "b")
+    row = changes[(changes.kind == "latency") & (changes.case_id == "conv2d[11]")]
+    assert set(row.verdict) == {"untestable"} and row.reason.str.contains("cannot reach p < 0.001").all()
+    assert smallest_p(5, 5) > DEFAULT.alpha > smallest_p(DEFAULT.min_samples, DEFAULT.min_samples)
+    assert smallest_p(6, 6) > DEFAULT.alpha  # 7 is the fewest that can
+
+
+def test_a_case_missing_from_the_newer_run_is_a_regression():
+    rng = np.random.default_rng(9)
+    later = [row for row in _run("b", 1, rng) if row["case_id"] != "conv2d[4]"]
+    changes = compare_runs(_frame(_run("a", 0, rng), later), "a", "b")
+    missing = changes[changes.after == "missing"]
+    assert set(zip(missing.case_id, missing.lane, missing.verdict)) == {("conv2d[4]", lane, "regression")
+                                                                         for lane in LANES}
+
+
+def test_every_profile_times_enough_rounds_for_the_gate():
+    from tfparity.timing import BENCHMARK_SETTINGS
+
+    for profile, settings in BENCHMARK_SETTINGS.items():
+        assert settings["benchmark_min_rounds"] >= DEFAULT.min_samples, profile

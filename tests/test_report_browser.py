@@ -46,6 +46,8 @@ def page(browser):
     page.problems = []
     page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
     page.on("pageerror", lambda e: page.problems.append(f"exception: {e}"))
+    page.on("request", lambda r: r.url.startswith(("file:", "data:", "blob:", "about:"))
+            or page.problems.append(f"network request: {r.url}"))  # the report loads nothing from the network
     yield page
     page.close()
 

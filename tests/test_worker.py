@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.crashing_lanes import drop_subgraphs
+from tests.test_cli import tfparity
 from tfparity import lanes
 from tfparity.check import check
 from tfparity.lanes import remote, worker
@@ -132,8 +133,6 @@ def test_bad_pins_are_one_line_errors(spec, message):
 
 
 def test_a_lane_and_its_pinned_twin_side_by_side_in_one_run_and_in_compare(tmp_path):
-    from tests.test_compare_repro import tfparity
-
     twin = "tflite-xnnpack@ai-edge-litert==2.1.6"
     done = tfparity("run", "--ops", "conv2d", "--limit", "2", "--lanes", f"tflite-xnnpack,{twin}", "--threads", "1",
                     "--results-dir", str(tmp_path))

@@ -62,11 +62,25 @@ def calibration_data(case, count: int = CALIBRATION_SAMPLES) -> list[list[np.nda
 
 
 def cache_key(case, mode: str) -> str:
+    """Everything the converted bytes depend on; for a model given as a file (``--model``), its content too, so an
+    edited file is converted anew (its name alone would reuse the stale conversion)."""
     import tensorflow as tf
 
+    model_file = getattr(case.op, "model_file", None)
     blob = json.dumps({"case": case.id, "params": case.params, "seed": case.seed, "mode": mode,
-                       "calibration": CALIBRATION_SAMPLES, "tf": tf.__version__}, sort_keys=True)
+                       "calibration": CALIBRATION_SAMPLES, "tf": tf.__version__,
+                       "content": content_digest(Path(model_file)) if model_file else None}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 over a file's bytes, or over a directory's files (relative names and bytes, in sorted order)."""
+    digest = hashlib.sha256()
+    for item in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if item.is_file():
+            digest.update(item.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+            digest.update(item.read_bytes())
+    return digest.hexdigest()
 
 
 def convert(case, mode: str) -> bytes:
@@ -80,7 +94,9 @@ def convert(case, mode: str) -> bytes:
 
     try:
         model = _converter(case, mode).convert()
-    except ConverterError as exc:
+    except ConverterError as exc:  # a refusal when it names what it does not support; otherwise the converter failed
+        if not (_NOT_BUILTIN.search(str(exc)) or "not supported" in str(exc).lower()):
+            raise
         raise ConversionRefused(first_line(exc)) from None
     except RuntimeError as exc:  # the post-training quantizer refuses an op type outside the converter's error path
         if "not yet supported" not in str(exc):

@@ -165,7 +165,8 @@ def _header(config) -> dict:
         "parallel": jobs if jobs > 1 else False, "timing": _timing(config), "isolated": isolated,
         "case_timeout_s": config.getoption("case_timeout") if isolated else 0,
         "shard": shard_name(config.tfparity_shard),
-        "machine": machine.machine(), "versions": machine.versions(), "peak_gflops": timing.peak_gflops(),
+        "machine": machine.machine(), "versions": machine.versions(),
+        "peak_gflops": timing.peak_gflops(config.getoption("threads")),  # at the lanes' thread count
         "lane_environments": _environments(config),
     }
 
@@ -263,7 +264,8 @@ def pytest_sessionfinish(session, exitstatus):
         writer.close()
     if writer is not None and not hasattr(config, "workerinput"):
         config.tfparity_counts = counts = Counter((r["lane"], r["outcome"]) for r in results.read_run(writer.path)[1])
-        if counts and all(outcome == "skip" for _, outcome in counts):
+        config.tfparity_unchecked = _unchecked(config, counts)
+        if config.tfparity_unchecked:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     return (yield)
 
@@ -275,11 +277,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     counts = config.tfparity_counts
     tr = terminalreporter
     tr.section("tfparity")
-    outcomes = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip")
+    outcomes = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip", "baseline")
     tr.write_line(f"{'lane':<22}" + "".join(f"{o:>12}" for o in outcomes))
     for lane in config.tfparity_lanes:
         tr.write_line(f"{lane:<22}" + "".join(f"{counts.get((lane, o), 0):>12}" for o in outcomes))
     tr.write_line(f"run file: {writer.path}")
-    if counts and all(outcome == "skip" for _, outcome in counts):
-        tr.write_line("EVERY CASE SKIPPED: nothing was checked on this machine (see lane reasons above)", red=True,
-                      bold=True)
+    for line in config.tfparity_unchecked:
+        tr.write_line(line, red=True, bold=True)
+
+
+def _unchecked(config, counts: Counter) -> list[str]:
+    """Why a run without failures still fails: a lane named on the command line (not through a group) that could
+    not run here, or no (case, lane) checked at all (every record a skip or the numpy-ref speed baseline)."""
+    from tfparity.lanes import LANE_GROUPS
+
+    lines = []
+    if (config.getoption("lanes") or "default") not in LANE_GROUPS:
+        lines += [f"REQUESTED LANE {name} COULD NOT RUN: {reason}"
+                  for name, (ok, reason) in _availability(config).items() if not ok]
+    if counts and all(outcome in ("skip", "baseline") for _, outcome in counts):
+        lines.append("NOTHING CHECKED: every case was skipped or only timed as a baseline (see lane reasons above)")
+    return lines

@@ -34,15 +34,17 @@ from tfparity.results import SAMPLES
 COLUMNS = ["case_id", "op", "lane", "machine", "kind", "before", "after", "ratio", "p_value", "effect",
            "verdict", "reason"]
 # Outcome severity: a move up is a regression, down an improvement. ``skip`` (lane unavailable) is not compared.
-SEVERITY = {"pass": 0, "xfail": 0, "unsupported": 1, "fail": 2, "error": 2, "crash": 2}
+SEVERITY = {"pass": 0, "xfail": 0, "baseline": 0, "unsupported": 1, "fail": 2, "error": 2, "crash": 2,
+            "skip": 2}  # a lane that ran and now cannot run checks nothing: as bad as a failure
 LATENCY, ERROR, TOL_SHARE = "timing.median_s", "metrics.max_norm", "metrics.tol_used"
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """When a difference counts. Latency: ``p_value < alpha`` and the median moved by ``min_ratio`` or
-    more (either way), with at least ``min_samples`` samples on each side. Accuracy: ``max_norm`` moved by
-    ``error_ratio`` or more and ``tol_used`` by ``tol_share`` or more (a share of the case's tolerance).
+    more (either way); ``min_samples`` per side is the fewest at which the test can reach ``alpha``.
+    Accuracy: ``max_norm`` moved by ``error_ratio`` or more and ``tol_used`` by ``tol_share`` or more (a share
+    of the case's tolerance).
     Between two runs a latency change must also stand out from that comparison's run-to-run noise: its
     log ratio differs from the lane's median log ratio (the shift of every case: machine load, clocks) by
     ``noise_z`` robust standard deviations (1.4826 · MAD over the lane's pairs) and by ``min_ratio``; checked
@@ -53,7 +55,7 @@ class Thresholds:
     min_ratio: float = 1.2
     noise_z: float = 3.0
     min_pairs: int = 8
-    min_samples: int = 5
+    min_samples: int = 7  # the fewest per side at which the exact test can reach alpha: see smallest_p
     error_ratio: float = 2.0
     tol_share: float = 0.1
     z: float = 4.0
@@ -89,10 +91,17 @@ def _get(row, name):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
+def smallest_p(n: int, m: int) -> float:
+    """The smallest p-value the exact two-sided Mann-Whitney test can give with ``n`` and ``m`` samples (every sample
+    of one side beyond every sample of the other): ``2 / C(n + m, n)``. Below ``alpha`` only from 7 vs 7 at
+    alpha = 0.001 (2 / 3432 = 5.8e-4; 6 vs 6 gives 2.2e-3), hence the profiles' at least 7 timed rounds."""
+    return min(1.0, 2 / math.comb(n + m, n))
+
+
 def _latency(row, thresholds: Thresholds) -> dict | None:
     a, b = (np.asarray(row[f"{SAMPLES}_{s}"] if _get(row, f"{SAMPLES}_{s}") is not None else (), float)
             for s in ("a", "b"))
-    if min(a.size, b.size) < thresholds.min_samples:
+    if not (a.size and b.size):
         return None
     before, after = float(row[f"{LATENCY}_a"]), float(row[f"{LATENCY}_b"])  # the recorded medians of these samples
     ratio = after / before if before > 0 else math.inf
@@ -101,6 +110,10 @@ def _latency(row, thresholds: Thresholds) -> dict | None:
     if 1 / thresholds.min_ratio < ratio < thresholds.min_ratio:  # below the minimum effect: no test needed
         return {**common, "p_value": math.nan, "effect": math.nan, "verdict": "same",
                 "reason": f"{medians}, within ±{thresholds.min_ratio - 1:.0%}, n={a.size}/{b.size}"}
+    if smallest_p(a.size, b.size) >= thresholds.alpha:  # the test cannot fire: say so instead of passing silently
+        return {**common, "p_value": math.nan, "effect": math.nan, "verdict": "untestable",
+                "reason": f"{medians}, n={a.size}/{b.size} samples cannot reach p < {thresholds.alpha:g} "
+                          f"(smallest p {smallest_p(a.size, b.size):.2g}): record at least {thresholds.min_samples}"}
     from scipy.stats import mannwhitneyu
 
     u, p = mannwhitneyu(b, a, alternative="two-sided")
@@ -127,7 +140,7 @@ def _accuracy(before: float, after: float, share_before, share_after, thresholds
 
 
 def _outcome(before: str, after: str, reason_after: str) -> dict | None:
-    if "skip" in (before, after):
+    if before == after == "skip":
         return None
     worse = SEVERITY.get(after, 2) - SEVERITY.get(before, 2)
     why = f": {reason_after.splitlines()[0][:120]}" if reason_after and before != after else ""
@@ -137,12 +150,14 @@ def _outcome(before: str, after: str, reason_after: str) -> dict | None:
 
 def compare_runs(frame: pd.DataFrame, run_a: str, run_b: str, *, thresholds: Thresholds = DEFAULT) -> pd.DataFrame:
     """Run ``run_a`` (before) against ``run_b`` (after): one row per (case_id, lane, kind) present in both runs,
-    ``kind`` one of "outcome" (unless either is ``skip``), "accuracy" (both have ``max_norm``) and "latency"
-    (both have at least ``min_samples`` timing samples). ``before`` / ``after``: outcome, ``max_norm`` or median
-    seconds; ``ratio``: after / before; ``p_value``: Mann-Whitney (latency; NaN when the medians moved less than
-    ``min_ratio``, as then the verdict is "same" whatever the test says); ``effect``: Cliff's delta (latency),
-    change of tolerance share (accuracy) or of severity (outcome); ``verdict``: "regression", "improvement" or
-    "same"; ``reason``: one line. Regressions first. Raises ValueError if a run has no records."""
+    ``kind`` one of "outcome" (unless both are ``skip``), "accuracy" (both have ``max_norm``) and "latency"
+    (both timed; "untestable" where too few samples to reach ``alpha``, :func:`smallest_p`), and an outcome
+    regression for each (case_id, lane) of run A missing from run B. ``before`` / ``after``: outcome,
+    ``max_norm`` or median seconds; ``ratio``: after / before; ``p_value``: Mann-Whitney (latency; NaN when the
+    medians moved less than ``min_ratio``, as then the verdict is "same" whatever the test says); ``effect``:
+    Cliff's delta (latency), change of tolerance share (accuracy) or of severity (outcome); ``verdict``:
+    "regression", "improvement", "untestable" or "same"; ``reason``: one line. Regressions first. Raises
+    ValueError if a run has no records."""
     a, b = _pairs(frame, run_a), _pairs(frame, run_b)
     wanted = ["case_id", "lane", "op", "machine", "outcome", "reason", LATENCY, ERROR, TOL_SHARE, SAMPLES]
     both = a.reindex(columns=wanted).merge(b.reindex(columns=wanted), on=["case_id", "lane"], suffixes=("_a", "_b"))
@@ -157,6 +172,11 @@ def compare_runs(frame: pd.DataFrame, run_a: str, run_b: str, *, thresholds: Thr
             found.append(_accuracy(*errors, _get(row, f"{TOL_SHARE}_a"), _get(row, f"{TOL_SHARE}_b"), thresholds))
         found.append(_latency(row, thresholds))
         rows.extend({**common, **change} for change in found if change is not None)
+    gone = a.merge(b[["case_id", "lane"]], on=["case_id", "lane"], how="left", indicator=True)
+    rows.extend({"case_id": r.case_id, "op": r.op, "lane": r.lane, "machine": r.machine, "kind": "outcome",
+                 "before": r.outcome, "after": "missing", "ratio": math.nan, "p_value": math.nan, "effect": math.nan,
+                 "verdict": "regression", "reason": f"{r.outcome} → missing: not in the newer run"}
+                for r in gone[gone["_merge"] == "left_only"].itertuples())
     return _ordered(_against_noise(pd.DataFrame(rows, columns=COLUMNS), thresholds))
 
 
@@ -201,7 +221,7 @@ def _against_noise(changes: pd.DataFrame, thresholds: Thresholds) -> pd.DataFram
 
 
 def _ordered(changes: pd.DataFrame) -> pd.DataFrame:
-    rank = changes.verdict.map({"regression": 0, "improvement": 1, "same": 2})
+    rank = changes.verdict.map({"regression": 0, "untestable": 1, "improvement": 2, "same": 3})
     return changes.assign(_rank=rank).sort_values(["_rank", "case_id", "lane", "kind"], kind="stable").drop(
         columns="_rank").reset_index(drop=True)
 

@@ -76,8 +76,10 @@ def export(case_id: str, lane: str, out: str | Path, results_dir: str = "results
         spec.update(runtime="tensorflow", device=f"/{lane_spec.device}:0")
         _save_function(case, lane_spec.xla, out / "saved_model")
     else:
-        spec.update(runtime="tflite", resolver=lanes.RESOLVERS[lane_spec.resolver],
-                    exact_lane=lane in quant.EXACT_LANES, path_lsb=quant.PATH_LSB)
+        spec.update(runtime="tflite", resolver=lanes.RESOLVERS[lane_spec.resolver])
+        if runnable.output_quant is not None:  # the integer lanes' per-element rule, as check() applied it
+            against, allowed, note = quant.rule(lane_spec.judged_as, case)
+            spec.update(against=against, allowed_lsb=allowed, rule=note)
         (out / "model.tflite").write_bytes(runnable.model)
     np.savez(out / "inputs.npz", **{f"x{i}": x for i, x in enumerate(inputs)})
     np.savez(out / "expected.npz", **_expected(case, lane, runnable, spec))

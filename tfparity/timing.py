@@ -13,9 +13,10 @@ import numpy as np
 from pytest_benchmark.stats import Stats
 
 # Profile → pytest-benchmark settings (option dests), applied unless given on the command line.
-# Quick keeps each (case, lane) near 0.1 s: warm-up and measurement each stop at max_time.
+# Quick keeps each (case, lane) near 0.1 s: warm-up and measurement each stop at max_time. At least 7 rounds: the
+# fewest with which compare's exact Mann-Whitney test can reach p < 0.001 (tfparity.regress.smallest_p).
 BENCHMARK_SETTINGS = {
-    "quick": {"benchmark_min_rounds": 5, "benchmark_max_time": 0.03, "benchmark_warmup": True,
+    "quick": {"benchmark_min_rounds": 7, "benchmark_max_time": 0.03, "benchmark_warmup": True,
               "benchmark_warmup_iterations": 20},
     "full": {"benchmark_min_rounds": 10, "benchmark_max_time": 0.25, "benchmark_warmup": True,
              "benchmark_warmup_iterations": 100},
@@ -62,14 +63,18 @@ def measure(benchmark, invoke, timer=None) -> dict | None:
     }
 
 
-def peak_gflops(n: int = 1024, repeats: int = 5) -> float:
-    """Float32 peak estimate: best of ``repeats`` numpy sgemm ``n×n @ n×n`` (2n³ FLOPs each)."""
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
-    a @ b  # warm-up: threads, caches
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+def peak_gflops(threads: int, n: int = 1024, repeats: int = 5) -> float:
+    """Float32 peak estimate at the lanes' thread count: best of ``repeats`` numpy sgemm ``n×n @ n×n`` (2n³ FLOPs
+    each) with the BLAS limited to ``threads`` threads."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        rng = np.random.default_rng(0)
+        a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+        a @ b  # warm-up: threads, caches
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+        return 2 * n**3 / best / 1e9

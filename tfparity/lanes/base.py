@@ -54,6 +54,20 @@ class Refused(Exception):
     """The lane's converter or runtime refuses the case: the outcome is ``unsupported``."""
 
 
+class RuntimeFailed(Exception):
+    """The runtime failed on a model its own converter produced, without a documented refusal: ``error``."""
+
+
+# What a runtime says when it declines a model by design (a delegate that does not take a shape and does not fall
+# back), as opposed to failing on it. Anything else a runtime raises while loading is an error, not `unsupported`.
+DOCUMENTED_REFUSALS = ("failed to create XNNPACK runtime", "is not supported", "not yet supported", "Unsupported")
+
+
+def refusal_or_error(message: str) -> Exception:
+    """:class:`Refused` for a documented refusal (:data:`DOCUMENTED_REFUSALS`), else :class:`RuntimeFailed`."""
+    return (Refused if any(text in message for text in DOCUMENTED_REFUSALS) else RuntimeFailed)(message)
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a lane accepts and where it runs, asked by ``check``, the models suite, ``repro`` and asv.

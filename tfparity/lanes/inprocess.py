@@ -11,7 +11,16 @@ from functools import cache
 import numpy as np
 
 from tfparity.convert import CALIBRATION_SAMPLES
-from tfparity.lanes.base import Capabilities, Lane, Quantization, Refused, Runnable, converted, model_ops
+from tfparity.lanes.base import (
+    Capabilities,
+    Lane,
+    Quantization,
+    Refused,
+    Runnable,
+    converted,
+    model_ops,
+    refusal_or_error,
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,10 @@ def tensorflow():
 
 
 def configure_tf_threads(threads: int) -> None:
-    tf = tensorflow()
+    try:
+        tf = tensorflow()
+    except ImportError:  # no TF here: its lanes are skipped with the reason, nothing to configure
+        return
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -112,8 +124,6 @@ class TfLane(Lane):
                 if missing:
                     raise Refused(f"XLA cannot compile {', '.join(sorted(set(missing)))}: no kernel registered "
                                   f"for XLA_{self.device}_JIT") from None
-                if isinstance(exc, tf.errors.UnimplementedError):
-                    raise Refused(str(exc).strip().splitlines()[0][:300]) from None
                 raise
 
         run_first(case.arrays.inputs)  # compile now, so XLA refusals surface as `unsupported`
@@ -164,7 +174,7 @@ class TfliteLane(Lane):
                                     experimental_preserve_all_tensors=preserve_all_tensors)
             it.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
-            raise Refused(f"interpreter: {str(exc).strip().splitlines()[0][:300]}") from None
+            raise refusal_or_error(f"interpreter: {str(exc).strip().splitlines()[0][:300]}") from None
         return it
 
     def load(self, model: bytes, threads: int) -> Runnable:

@@ -24,7 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from tfparity.lanes import envs
-from tfparity.lanes.base import Capabilities, Lane, Quantization, Refused, Runnable, converted, model_ops
+from tfparity.lanes.base import (
+    Capabilities,
+    Lane,
+    Quantization,
+    Refused,
+    Runnable,
+    converted,
+    model_ops,
+    refusal_or_error,
+)
 from tfparity.lanes.worker import array_bytes, bytes_array, write_frame
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -237,7 +246,10 @@ class WorkerLane(Lane):
         if runtime not in versions:
             return False, f"{runtime} is not installed in the lane's environment"
         if self.accelerator:
-            adapter = probe_adapter(str(self.python()), self.accelerator)
+            try:
+                adapter = probe_adapter(str(self.python()), self.accelerator)
+            except ImportError as exc:  # the probe model is converted with TensorFlow
+                return False, f"cannot build the probe model: {exc}"
             if adapter is None:
                 return False, f"no {self.accelerator.upper()} adapter found (see docs/WORKER.md: the software GPU)"
         return True, ""
@@ -265,7 +277,7 @@ class WorkerLane(Lane):
         try:
             loaded = load(worker, model, self.runtime, self.settings(threads))
         except WorkerRefused as exc:
-            raise Refused(f"{exc.stage}: {exc}") from None
+            raise refusal_or_error(f"{exc.stage}: {exc}") from None
         facts = loaded.facts
         if facts.get("fully_accelerated") is False and not self.allow_fallback:
             raise Refused(f"not fully accelerated: the {self.accelerator.upper()} accelerator left part of the model "

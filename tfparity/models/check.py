@@ -24,7 +24,7 @@ import traceback
 import numpy as np
 
 from tfparity import lanes as lanes_module
-from tfparity.check import _apply_deviation, _one_line, base_record
+from tfparity.check import BASELINE, _apply_deviation, _one_line, base_record
 from tfparity.metrics import errors, tolerance_used
 from tfparity.quant import EXACT_LANES
 from tfparity.timing import measure
@@ -147,6 +147,9 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability):
     if record["timing"]:  # None when timing is off (--no-timing, parallel workers)
         info["p90_s"] = float(np.percentile(record["timing"]["samples"], 90))
     record["metrics"] = dict(max(info["outputs"], key=lambda e: e["max_abs"]))
+    if lane.kind == "reference":
+        record.update(outcome="baseline", reason=BASELINE)
+        return
     mode = lane.mode
     if mode in ("int8", "int16x8") and lane.capabilities.per_layer:
         _integer(record, case, lane, runnable, float_tensors, threads)
@@ -164,7 +167,7 @@ def _integer(record, case, lane, runnable, float_tensors, threads):
     q_inputs = [q.quantize(x) for q, x in zip(runnable.input_quant, case.arrays.inputs)]
     record["model"].update(table(lane, runnable.model, q_inputs, float_tensors, threads))
     worst = max((row["max_lsb_vs_exact"] for row in record["model"]["layers"]), default=0)
-    if lane.name in EXACT_LANES and worst:
+    if lane.judged_as in EXACT_LANES and worst:
         record.update(outcome="fail", reason=f"a tensor differs from reference.tflite by {worst} LSB (must be exact)")
 
 

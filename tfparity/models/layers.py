@@ -26,7 +26,9 @@ RMSE_RED_FLAG = 0.7  # quant.py: ≈0.289 is ideal rounding; above 0.7 is a red 
 
 def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[str, np.ndarray],
           threads: int) -> dict:
-    """``{"layers": [row, ...], "first_divergent": row or None}`` for ``model`` on ``lane`` (a TfliteLane)."""
+    """``{"layers": [row, ...], "first_divergent": row or None, "unmatched": [tensor names]}`` for ``model`` on
+    ``lane`` (a lane with per-layer capability); ``unmatched``: integer tensors without a same-named, same-shaped
+    tensor in the float conversion, whose error against float could not be measured."""
     import reference.tflite
     from reference.tflite import KERNELS
     from reference.tflite.executor import Context
@@ -40,8 +42,8 @@ def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[st
     lane_values = Context(graph, float64=False)
     lane_values.values.update({i: it.get_tensor(i) for op in graph.operators for i in (*op.inputs, *op.outputs)
                                if i >= 0 and graph.tensors[i].data is None})
-    lsb_bound = 0 if lane.name in EXACT_LANES else PATH_LSB
-    rows, first = [], None
+    lsb_bound = 0 if lane.judged_as in EXACT_LANES else PATH_LSB
+    rows, first, unmatched = [], None, []
     for position, op in enumerate(graph.operators):
         tensor = graph.tensors[op.outputs[0]]
         if not tensor.quantized or tensor.dtype not in (np.int8, np.int16):
@@ -56,6 +58,8 @@ def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[st
         if reference_value is not None and reference_value.shape == got.shape:
             lsb = ((got - zero) * scale - reference_value) / scale
             row.update(rmse_over_scale=float(np.sqrt(np.mean(lsb**2))), max_lsb_vs_float=float(np.abs(lsb).max()))
+        else:  # the float conversion named or shaped this tensor otherwise: said, not silently skipped
+            unmatched.append(tensor.name)
         exceeded = []
         if row["max_lsb_isolated"] > lsb_bound:
             exceeded.append(f"the op alone is {row['max_lsb_isolated']} LSB from the exact kernel (bound {lsb_bound})")
@@ -65,4 +69,4 @@ def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[st
         if exceeded and first is None:
             first = row
         rows.append(row)
-    return {"layers": rows, "first_divergent": first}
+    return {"layers": rows, "first_divergent": first, "unmatched": unmatched}

@@ -74,10 +74,11 @@ def _calibration(params, rng):
 
 PNET_QUANTIZED = Deviation(
     lanes=frozenset({"tflite-dynamic", "tflite-int8", "tflite-int8-builtin", "tflite-int8-ref"}),
+    symptom=lambda r: r["reason"].startswith("task face_prob_error") and r["model"]["task"]["face_prob_error"] <= 0.3,
     reason="P-Net's face probability on whole photos loses up to 0.22 (int8; dynamic range 0.077): quantization "
            "noise grows through its three PReLU stages, RMSE 0.70 LSB after the first max pool, 1.0 after the "
            "second PReLU, 4.1 at the softmax, on every int8 kernel path alike (the exact pipeline included), so "
-           "it is the model's quantization, not a kernel")
+           "it is the model's quantization, not a kernel; excused up to 0.3 (int8-ref's exactness is still required)")
 
 
 def _spec(net: str, params: dict) -> ModelSpec:

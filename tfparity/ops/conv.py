@@ -206,11 +206,33 @@ def _grid(corners, kind, quick_count, full_count, seed):
     }
 
 
+def _wrong_values_within(record: dict, bound: float) -> bool:
+    """The GPU deviations' symptom: the output has the right shape, and the values are off by at most ``bound``
+    (max_norm), the largest error measured times about 1.5."""
+    return record["reason"].startswith("outside tolerance") and record["metrics"]["max_norm"] <= bound
+
+
+def _same_without_padding(params) -> bool:
+    """SAME padding that pads nothing (e.g. 9 px, stride 3, kernel 2 or 3), with a strided kernel larger than 1x1."""
+    n, h, w, _ = params["input_shape"]
+    kh, kw = params["filter_shape"][:2]
+    s = params["strides"]
+    pads = padding_amounts("SAME", (h, w), (kh, kw), s, params.get("dilations", 1)) if params["padding"] == "SAME" \
+        else None
+    return pads is not None and s > 1 and (kh, kw) != (1, 1) and not any(map(any, pads))
+
+
 CONV2D = OpSpec(
     name="conv2d", family="conv",
     samples=_grid(_CONV_CORNERS, "conv2d", 12, 330, 20),
     make_arrays=_arrays, tf=_conv_tf, reference=_conv_ref, magnitude=_magnitude(_conv_ref),
     flops=_conv_flops, label=_label, tflite_ops=frozenset({"CONV_2D"}),
+    known=(Deviation(
+        frozenset({"tflite-runtime"}),
+        "XNNPACK in tflite-runtime 2.14 (and ai-edge-litert 2.1.6; fixed by 2.3) computes a strided conv2d with SAME "
+        "padding that pads nothing wrongly: 575 of 576 outputs off, max_norm 1 (in=4x9x9x2, k=2x1, s=3); VALID with "
+        "the same geometry, padded SAME, and the builtin and reference kernels of the same release are right",
+        when=_same_without_padding, symptom=lambda r: _wrong_values_within(r, 1.5)),),
 )
 
 DEPTHWISE_CONV2D = OpSpec(
@@ -223,12 +245,14 @@ DEPTHWISE_CONV2D = OpSpec(
         "TFLite converter (TF 2.21) drops the explicit padding of depthwise_conv2d when dilations > 1: the model "
         "has no PAD op and DEPTHWISE_CONV_2D runs with SAME padding, so the output shape is wrong "
         "(conv2d and dilations == 1 keep their PAD op; all-zero explicit padding converts correctly, as VALID)",
-        when=lambda p: not isinstance(p["padding"], str) and p["dilations"] > 1 and any(map(any, p["padding"]))),
+        when=lambda p: not isinstance(p["padding"], str) and p["dilations"] > 1 and any(map(any, p["padding"])),
+        symptom=lambda r: r["reason"].startswith("output shape")),
         Deviation(
             GPU_LANES,
             "LiteRT 2.3 GPU accelerator (WebGPU; measured on llvmpipe): a 1x1 depthwise conv with depth multiplier > 1 "
             "gives wrong values in both precisions (max_norm 2.7-6.8; multiplier 1 or larger kernels are right)",
-            when=lambda p: p["filter_shape"][:2] == [1, 1] and p["filter_shape"][3] > 1)),
+            when=lambda p: p["filter_shape"][:2] == [1, 1] and p["filter_shape"][3] > 1,
+            symptom=lambda r: _wrong_values_within(r, 10.0))),
 )
 
 CONV2D_TRANSPOSE = OpSpec(
@@ -242,7 +266,8 @@ CONV2D_TRANSPOSE = OpSpec(
         "padding k - s is odd (split unevenly) gives wrong values in both precisions at batch > 1 (k=7 s=2, k=3 s=2) "
         "and at stride 3 (k=4, k=6): max_norm 1.2-69; batch 1 at stride 2, even total padding and VALID are right",
         when=lambda p: p["padding"] == "SAME" and (p["input_shape"][0] > 1 or p["strides"] >= 3)
-        and any((k - p["strides"]) > 0 and (k - p["strides"]) % 2 for k in p["filter_shape"][:2])),),
+        and any((k - p["strides"]) > 0 and (k - p["strides"]) % 2 for k in p["filter_shape"][:2]),
+        symptom=lambda r: _wrong_values_within(r, 100.0)),),
 )
 
 SPECS = (CONV2D, DEPTHWISE_CONV2D, CONV2D_TRANSPOSE)

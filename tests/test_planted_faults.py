@@ -1,0 +1,152 @@
+"""Planted faults (mutation testing of the verdicts): a real lane's output is altered by a defect of the size its
+check claims to catch, and every case the defect changes must turn from pass into fail.
+
+Each fault wraps a real lane (test-only; never registered for users). The kill rate (caught / changed) is printed
+per fault (``pytest -s``) and must be 100 %.
+"""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from tfparity import lanes
+from tfparity.check import check
+from tfparity.ops import REGISTRY
+from tfparity.tolerances import lookup
+
+CASES = REGISTRY.select("quick", 0, limit=3)
+
+
+class NoTiming:
+    """The benchmark fixture with timing off (as in ``--no-timing`` runs): verdicts only."""
+
+    disabled = True
+
+    def __call__(self, function):
+        return function()
+
+
+def _allowed(case, lane: str, output: np.ndarray) -> np.ndarray:
+    """Per element: the error the float check allows (atol + rtol · scale)."""
+    tolerance = lookup(lane, case.tolerance_names)
+    scale = (case.op.magnitude(case.params, case.arrays.inputs, case.arrays.consts) if case.op.magnitude
+             else np.abs(case.expected))
+    return np.broadcast_to(tolerance.atol + tolerance.rtol * scale, output.shape)
+
+
+def _one_element(case, lane, y):
+    """Element 0 moved by 4x what its tolerance allows (one ulp where the op must be exact)."""
+    y = y.copy()
+    step = 4 * _allowed(case, lane, y).flat[0]
+    y.flat[0] += max(step, 4 * np.spacing(np.float32(abs(y.flat[0]) + 1e-30)))
+    return y
+
+
+def _non_finite(case, lane, y):
+    y = y.copy()
+    y.flat[0] = np.nan
+    return y
+
+
+def _shifted(case, lane, y):
+    """An image shifted by one pixel along its widest spatial axis (wrapping)."""
+    return np.roll(y, 1, axis=1 if y.shape[1] >= y.shape[2] else 2) if y.ndim == 4 and max(y.shape[1:3]) > 1 else y
+
+
+def _scaled(case, lane, y):
+    """Every element times (1 + e), e 4x the smallest relative error the tolerance allows anywhere."""
+    reference = np.abs(case.expected)
+    nonzero = reference > 0
+    if not nonzero.any():
+        return y
+    e = 4 * float(np.min(_allowed(case, lane, y)[nonzero] / reference[nonzero]))
+    return (y * (1 + max(e, 2.0**-20))).astype(y.dtype)
+
+
+def _lsb(size: int):
+    def plant(q):
+        q = q.copy()
+        q.flat[0] = q.flat[0] + size if q.flat[0] <= np.iinfo(q.dtype).max - size else q.flat[0] - size
+        return q
+
+    return plant
+
+
+@dataclasses.dataclass(frozen=True)
+class Planted(lanes.Lane):
+    """``base`` with its output altered by ``fault`` (a float fault on ``output``, or an integer one on the raw
+    output of an integer model)."""
+
+    base: str = ""
+    fault: object = None
+    integer: bool = False
+
+    @property
+    def judged_as(self):
+        return self.base
+
+    def prepare(self, case, threads):
+        runnable = lanes.LANES[self.base].prepare(case, threads)
+        if self.integer:
+            raw = runnable.raw_output
+            return dataclasses.replace(runnable, raw_output=lambda: self.fault(raw()))
+        clean = runnable.output
+        return dataclasses.replace(runnable, output=lambda: self.fault(case, self.base, clean()))
+
+
+FAULTS = {
+    "one element, 4x its tolerance": ("tflite-xnnpack", _one_element, False),
+    "one element NaN": ("tflite-builtin", _non_finite, False),
+    "image shifted one pixel": ("tflite-ref", _shifted, False),
+    "global scale, 4x the tolerance": ("tf-cpu", _scaled, False),
+    "one element +1 LSB on the exact lane": ("tflite-int8-ref", _lsb(1), True),
+    "one element +2 LSB on another integer lane": ("tflite-int8-builtin", _lsb(2), True),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_case_a_planted_fault_changes_turns_from_pass_to_fail(fault):
+    base, plant, integer = FAULTS[fault]
+    lane = Planted(f"planted-{base}", lanes.LANES[base].kind, fault, base=base, fault=plant, integer=integer,
+                   mode=lanes.LANES[base].mode)
+    lanes.LANES[lane.name] = lane
+    try:
+        changed = caught = 0
+        missed = []
+        for case in CASES:
+            clean = check(case, base, benchmark=NoTiming(), run_id="t", threads=1, peak_gflops=1.0,
+                          availability=(True, ""))
+            if clean["outcome"] != "pass":
+                continue
+            faulty = check(case, lane.name, benchmark=NoTiming(), run_id="t", threads=1, peak_gflops=1.0,
+                           availability=(True, ""))
+            if faulty["metrics"] == clean["metrics"]:  # the fault left this case's output as it was
+                continue
+            changed += 1
+            if faulty["outcome"] == "fail":
+                caught += 1
+            else:
+                missed.append(f"{case.id}: {faulty['outcome']} {faulty['reason'][:100]}")
+    finally:
+        del lanes.LANES[lane.name]
+    print(f"\nplanted fault '{fault}' on {base}: killed {caught} of {changed} changed cases")
+    assert changed >= 10, f"the fault changed only {changed} cases: too few to measure"
+    assert caught == changed, missed
+
+
+def test_a_run_whose_runtimes_do_not_import_is_not_green(tmp_path):
+    """TensorFlow, LiteRT and tflite-runtime made unimportable (packages that raise on import, first on the path):
+    every lane is skipped, and the run must say so and exit non-zero, not pass as an empty green run."""
+    from tests.test_cli import ROOT, tfparity
+
+    for name in ("tensorflow", "ai_edge_litert", "tflite_runtime"):
+        (tmp_path / "hidden" / name).mkdir(parents=True)
+        (tmp_path / "hidden" / name / "__init__.py").write_text(f"raise ImportError('{name} hidden by the test')\n")
+    done = tfparity("run", "--ops", "relu", "--limit", "1", "--no-timing", "--results-dir", str(tmp_path / "r"),
+                    env={"PYTHONPATH": f"{tmp_path / 'hidden'}:{ROOT}"})
+    assert done.returncode != 0, done.stdout[-3000:]
+    (run,) = (tmp_path / "r").glob("run-*.jsonl")
+    outcomes = {json.loads(line).get("outcome") for line in run.read_text().splitlines()[1:]}
+    assert outcomes <= {"skip", "baseline", "error"}, outcomes  # nothing passed: no lane could check anything
