@@ -19,38 +19,20 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from report import history
+from report.format import SOFTWARE_GPU, col, fmt, pareto, plot_js, seconds
+from report.models import model_rows
+from report.models import render as render_models
 from tfparity import results
 
 HERE = Path(__file__).parent
 OUTCOMES = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip", "baseline")
 ERROR_FLOOR = 1e-12
-SOFTWARE_GPU = "software GPU (CPU): correctness only, not GPU speed"
 
 
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     return env
-
-
-def _fmt(value, spec=".3g") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return format(value, spec)
-
-
-def _seconds(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    for unit, factor in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if value >= factor:
-            return f"{value / factor:.3g} {unit}"
-    return f"{value / 1e-9:.3g} ns"
-
-
-def software_gpu_lanes(header: dict) -> set[str]:
-    """The lanes whose GPU adapter in this run header is a software one (llvmpipe): their latency is CPU time."""
-    return {lane for lane, facts in (header.get("lane_environments") or {}).items()
-            if ((facts or {}).get("adapter") or {}).get("software") is True}
 
 
 def _adapter(facts: dict) -> str:
@@ -62,8 +44,7 @@ def _adapter(facts: dict) -> str:
                           or "unknown")
 
 
-def _col(frame: pd.DataFrame, name: str) -> pd.Series:
-    return frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
+
 
 
 def _lane_summary(latest: pd.DataFrame, lanes: list[str], header: dict, software: set[str]) -> list[dict]:
@@ -82,7 +63,7 @@ def _lane_summary(latest: pd.DataFrame, lanes: list[str], header: dict, software
         elif lane == "tf-cpu" and len(rows):
             speed = "1.00"
         checked = rows[rows.outcome.isin(["pass", "fail", "xfail"])]
-        worst = _fmt(_col(checked, "metrics.max_norm").max()) if len(checked) else ""
+        worst = fmt(col(checked, "metrics.max_norm").max()) if len(checked) else ""
         summary.append({"name": lane, "counts": counts, "speed": speed, "worst": worst,
                         "note": SOFTWARE_GPU if lane in software else "",
                         "status": header.get("lane_status", {}).get(lane, ""),
@@ -100,7 +81,7 @@ def _cell(rows: pd.DataFrame, lane: str) -> dict:
             break
     else:
         status = "pass" if counts.get("pass") == len(rows) else next(
-            (o for o in ("xfail", "unsupported", "skip") if counts.get(o) == len(rows)), "mixed")
+            (o for o in ("xfail", "unsupported", "skip", "baseline") if counts.get(o) == len(rows)), "mixed")
         if status == "mixed" and counts.get("pass", 0) == checked and checked:
             status = "pass" if not counts.get("xfail") else "mixed"
     text = f"{counts.get('pass', 0)}/{checked}" if checked else next(o for o in OUTCOMES if counts.get(o))
@@ -109,22 +90,12 @@ def _cell(rows: pd.DataFrame, lane: str) -> dict:
     return {"lane": lane, "status": status, "text": text, "title": title, "sub": ", ".join(others)}
 
 
-def plot_js(div: str, fig) -> str:
-    """The call that draws a plotly figure into the element with id ``div`` (one of ours, never from a result),
-    safe inside a ``<script>`` element."""
-    import plotly.io as pio
-
-    spec = pio.to_json(fig).replace("</", "<\\/")
-    return f"(function(){{var f={spec};Plotly.newPlot('{div}',f.data,f.layout,{{responsive:true}});}})();"
-
-
 def _scatter_js(rows: pd.DataFrame, lanes: list[str], software: set[str]) -> str:
     """Every timed case per lane, and each lane as a whole (geometric-mean latency and median error over
     the cases it timed) with the Pareto front of those: no other lane both faster and more accurate.
     A lane on a software GPU (``software``) is named with :data:`SOFTWARE_GPU`."""
     import plotly.graph_objects as go
 
-    from report.models import pareto
 
     fig, summary = go.Figure(), []
     timed = rows.dropna(subset=["timing.median_s"]) if "timing.median_s" in rows else rows.iloc[:0]
@@ -134,10 +105,10 @@ def _scatter_js(rows: pd.DataFrame, lanes: list[str], software: set[str]) -> str
             continue
         name = f"{lane} ({SOFTWARE_GPU})" if lane in software else lane
         fig.add_trace(go.Scatter(
-            x=part["timing.median_s"], y=_col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR), mode="markers",
+            x=part["timing.median_s"], y=col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR), mode="markers",
             name=name, text=part.case_id + " · " + part.outcome,
             hovertemplate="%{text}<br>median %{x:.3s}s<br>max_norm %{y:.3g}<extra>" + name + "</extra>"))
-        error = _col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR).median()
+        error = col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR).median()
         if not np.isnan(error):
             summary.append((name, math.exp(np.log(part["timing.median_s"]).mean()), error))
     front = sorted((t, e, name) for name, t, e in summary if name in pareto(summary))
@@ -164,8 +135,8 @@ def _group_matrix(rows: pd.DataFrame, lanes: list[str]) -> list[dict]:
         for lane in lanes:
             cell = _cell(part[part.lane == lane], lane)
             checked = part[(part.lane == lane) & part.outcome.isin(["pass", "fail", "xfail"])]
-            worst = _col(checked, "metrics.max_norm").max() if len(checked) else np.nan
-            cell["text"] = _fmt(worst) if not np.isnan(worst) else cell["text"]
+            worst = col(checked, "metrics.max_norm").max() if len(checked) else np.nan
+            cell["text"] = fmt(worst) if not np.isnan(worst) else cell["text"]
             cells.append(cell)
         matrix.append({"group": group, "cells": cells})
     return matrix
@@ -210,11 +181,11 @@ def _quantization(latest: pd.DataFrame) -> tuple[list[dict], str] | None:
                     hist[int(k)] = hist.get(int(k), 0) + int(v)
             total = sum(hist.values())
             rows.append({"op": op, "lane": lane, "cases": len(lane_rows),
-                         "lsb_float": _fmt(lane_rows["metrics.max_lsb_vs_float"].max()),
-                         "rmse": _fmt(lane_rows["metrics.rmse_over_scale"].max()),
+                         "lsb_float": fmt(lane_rows["metrics.max_lsb_vs_float"].max()),
+                         "rmse": fmt(lane_rows["metrics.rmse_over_scale"].max()),
                          "rmse_flag": bool(lane_rows["metrics.rmse_over_scale"].max() > 0.7),
-                         "snr": _fmt(lane_rows["metrics.snr_db"].replace(np.inf, np.nan).min(), ".3g"),
-                         "lsb_exact": _fmt(lane_rows["metrics.max_lsb_vs_exact"].max()),
+                         "snr": fmt(lane_rows["metrics.snr_db"].replace(np.inf, np.nan).min(), ".3g"),
+                         "lsb_exact": fmt(lane_rows["metrics.max_lsb_vs_exact"].max()),
                          "disagree": f"{100 * (total - hist.get(0, 0)) / total:.2f} %" if total else ""})
             keys = sorted(hist)
             fig.add_trace(go.Bar(x=keys, y=[hist[k] for k in keys], name=lane, legendgroup=lane, showlegend=i == 1),
@@ -231,14 +202,14 @@ def _op_rows(rows: pd.DataFrame) -> list[dict]:
         ops = r.get("tflite_ops")
         out.append({
             "case_id": r["case_id"], "outcome": r["outcome"], "reason": r.get("reason") or "",
-            "max_abs": _fmt(r.get("metrics.max_abs")), "max_rel": _fmt(r.get("metrics.max_rel")),
-            "max_norm": _fmt(r.get("metrics.max_norm")),
+            "max_abs": fmt(r.get("metrics.max_abs")), "max_rel": fmt(r.get("metrics.max_rel")),
+            "max_norm": fmt(r.get("metrics.max_norm")),
             "tolerance": "" if pd.isna(r.get("tolerance.atol", np.nan)) else
             f"{r['tolerance.atol']:.2g} / {r['tolerance.rtol']:.2g}",
-            "median": _seconds(r.get("timing.median_s")), "iqr": _seconds(r.get("timing.iqr_s")),
-            "gflops": _fmt(r.get("gflops"), ".3g"), "pct_peak": _fmt(r.get("pct_peak"), ".2g"),
+            "median": seconds(r.get("timing.median_s")), "iqr": seconds(r.get("timing.iqr_s")),
+            "gflops": fmt(r.get("gflops"), ".3g"), "pct_peak": fmt(r.get("pct_peak"), ".2g"),
             "ops": " ".join(ops) if isinstance(ops, list) else "",
-            "lsb": " / ".join(_fmt(r.get(f"metrics.{k}"), ".2g") for k in ("max_lsb_vs_float", "max_lsb_vs_exact",
+            "lsb": " / ".join(fmt(r.get(f"metrics.{k}"), ".2g") for k in ("max_lsb_vs_float", "max_lsb_vs_exact",
                                                                           "rmse_over_scale"))
             if not pd.isna(r.get("metrics.max_lsb_vs_float", np.nan)) else "",
         })
@@ -253,9 +224,6 @@ def _write(path: Path, text: str) -> None:
 def build(results_dir: str | Path = "results", out: str | Path | None = None, asv_conf: Path | None = None) -> Path:
     """Render the report for every run under ``results_dir`` into ``out`` (default ``results_dir/report``); with
     ``asv_conf`` (an asv.conf.json), asv's pages published for it are copied in and linked."""
-    from report import history
-    from report.models import model_rows
-    from report.models import render as render_models
     from tfparity.regress import machine_of
 
     out = Path(out) if out else Path(results_dir) / "report"
@@ -286,7 +254,7 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None, as
             regressions=history.regressions(frame, table), passrate_js=history.pass_rate_js(table),
             sparks=history.sparklines(frame, table, latest.machine.iloc[0]),
             asv=asv_conf is not None and _copy_asv(staging, asv_conf),
-            all_skipped=bool(len(latest)) and (latest.outcome == "skip").all(), **common))
+            all_skipped=bool(len(latest)) and latest.outcome.isin(["skip", "baseline"]).all(), **common))
         _write(staging / "versions.html", env.get_template("versions.html").render(
             title="Versions", root="", charts=True, machines=history.version_view(frame, table), **common))
         for op, data in history.drill_data(frame, latest[latest.op.isin(ops)], table).items():

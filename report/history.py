@@ -17,7 +17,7 @@ import shlex
 import numpy as np
 import pandas as pd
 
-from report.build import SOFTWARE_GPU, _col, _seconds, plot_js, software_gpu_lanes
+from report.format import SOFTWARE_GPU, col, plot_js, seconds, software_gpu_lanes
 
 CHECKED = ("pass", "fail", "xfail", "error", "crash")
 SPARK_RUNS = 30  # sparklines show at most this many of the latest runs of the machine
@@ -31,8 +31,8 @@ def run_table(frame: pd.DataFrame, headers: list[dict] = ()) -> pd.DataFrame:
     (the TF or LiteRT version differs from the machine's previous run) and software_gpu (the lanes of the run
     on a software GPU, from its ``headers``: :func:`report.build.software_gpu_lanes`)."""
     rows = frame.assign(passed=frame.outcome.eq("pass"), checked=frame.outcome.isin(CHECKED),
-                        tensorflow=_col(frame, "versions.tensorflow"), litert=_col(frame, "versions.ai_edge_litert"),
-                        cpu=_col(frame, "machine.cpu"))
+                        tensorflow=col(frame, "versions.tensorflow"), litert=col(frame, "versions.ai_edge_litert"),
+                        cpu=col(frame, "machine.cpu"))
     table = rows.groupby("run_id", sort=False).agg(
         started_utc=("started_utc", "first"), machine=("machine", "first"), cpu=("cpu", "first"),
         tensorflow=("tensorflow", "first"), litert=("litert", "first"), profile=("profile", "first"),
@@ -84,7 +84,7 @@ def _row_text(row: dict) -> dict:
         if not _present(value):
             return ""
         if isinstance(value, float):
-            return _seconds(value) if row["kind"] == "latency" and key in ("before", "after") else format(value, ".3g")
+            return seconds(value) if row["kind"] == "latency" and key in ("before", "after") else format(value, ".3g")
         return str(value)
 
     return {k: text(k) for k in ("case_id", "op", "lane", "kind", "before", "after", "ratio", "p_value", "reason")}
@@ -218,8 +218,8 @@ def drill_data(frame: pd.DataFrame, latest: pd.DataFrame, table: pd.DataFrame) -
     pairs = pd.MultiIndex.from_frame(latest[["case_id", "lane"]])
     past = frame.loc[pd.MultiIndex.from_frame(frame[["case_id", "lane"]]).isin(pairs),
                      _present_columns(frame, "timing.median_s", "metrics.max_norm")]
-    past = past.assign(run=past.run_id.map(position), median=_nullable(_col(past, "timing.median_s")),
-                       error=_nullable(_col(past, "metrics.max_norm"))).sort_values("run", kind="stable")
+    past = past.assign(run=past.run_id.map(position), median=_nullable(col(past, "timing.median_s")),
+                       error=_nullable(col(past, "metrics.max_norm"))).sort_values("run", kind="stable")
     history = past.groupby(["case_id", "lane"], sort=False)[["run", "median", "error", "outcome"]].agg(list)
     history = history.to_dict("index")
     params = sorted(c for c in latest if c.startswith("params."))

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from report.build import SOFTWARE_GPU, _fmt, _seconds
+from report.format import SOFTWARE_GPU, fmt, pareto, plot_js, seconds
 
 FLOOR = 1e-6  # a task error of zero is drawn here on the log axis
 
@@ -29,12 +29,6 @@ def _value(row, key):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def pareto(points: list[tuple[str, float, float]]) -> list[str]:
-    """Names of the points no other point beats on both latency and error (ties do not dominate)."""
-    return [name for name, t, e in points
-            if not any((t2 <= t and e2 <= e) and (t2 < t or e2 < e) for _, t2, e2 in points)]
-
-
 def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict]:
     out = []
     for _, row in rows.iterrows():
@@ -44,12 +38,12 @@ def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict
         out.append({"lane": row.lane, "note": SOFTWARE_GPU if row.lane in software else "", "outcome": row.outcome,
                     "reason": row.reason, "metric": task.get(metric),
                     "median": _value(row, "timing.median_s"), "size": size,
-                    "task": " · ".join(f"{k} {_fmt(v)}" for k, v in task.items()),
-                    "text": {"metric": _fmt(task.get(metric)), "median": _seconds(_value(row, "timing.median_s")),
-                             "p90": _seconds(_value(row, "model.p90_s")), "load": _seconds(_value(row, "model.load_s")),
-                             "first": _seconds(_value(row, "model.first_inference_s")),
+                    "task": " · ".join(f"{k} {fmt(v)}" for k, v in task.items()),
+                    "text": {"metric": fmt(task.get(metric)), "median": seconds(_value(row, "timing.median_s")),
+                             "p90": seconds(_value(row, "model.p90_s")), "load": seconds(_value(row, "model.load_s")),
+                             "first": seconds(_value(row, "model.first_inference_s")),
                              "size": f"{size / 1024:.1f} KiB" if size is not None else "",
-                             "memory": _fmt(_value(row, "model.memory_mb"), ".1f")},
+                             "memory": fmt(_value(row, "model.memory_mb"), ".1f")},
                     "divergent": f"#{first['index']} {first['op']}: {first['exceeds']}" if first else ""})
     return out
 
@@ -58,7 +52,6 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str) -> tup
     """The page's plotly calls (:func:`report.build.plot_js`) and whether a per-layer chart is among them."""
     import plotly.graph_objects as go
 
-    from report.build import plot_js
 
     timed = [(f"{r['lane']} ({r['note']})" if r["note"] else r["lane"], r["median"], max(r["metric"], FLOOR))
              for r in lanes if r["median"] is not None and r["metric"] is not None]
@@ -99,7 +92,7 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str) -> tup
 
 def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: dict, software: set[str]) -> list[str]:
     """Write ``models/<name>.html`` for every model of the run (``software``: its lanes on a software GPU, whose
-    latencies say :data:`report.build.SOFTWARE_GPU`); returns the model names."""
+    latencies say :data:`report.format.SOFTWARE_GPU`); returns the model names."""
     rows = model_rows(latest)
     names = list(dict.fromkeys(rows["model.name"])) if len(rows) else []
     for name in names:
@@ -107,7 +100,7 @@ def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: 
         for number, (case_id, case_rows) in enumerate(rows[rows["model.name"] == name].groupby("case_id", sort=False)):
             case_rows = case_rows.assign(order=case_rows.lane.map({lane: i for i, lane in enumerate(lanes)}))
             case_rows = case_rows.sort_values("order")
-            spec_metric = _budget_metric(name)
+            spec_metric = _budget_metric(case_rows)
             lane_rows = _lane_rows(case_rows, spec_metric, software)
             js, has_layers = _charts(lane_rows, case_rows, spec_metric, f"c{number}")
             cases.append({"id": case_id, "div": f"c{number}", "lanes": lane_rows, "metric": spec_metric, "js": js,
@@ -117,8 +110,7 @@ def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: 
     return names
 
 
-def _budget_metric(name: str) -> str:
-    from tfparity.models import MODELS
-
-    spec = MODELS.specs.get(name)
-    return spec.budget[0] if spec else "rel_rmse"
+def _budget_metric(rows: pd.DataFrame) -> str:
+    """The model's task metric, as its records name it (``model.budget``: metric, limit)."""
+    budgets = rows["model.budget"].dropna() if "model.budget" in rows else pd.Series(dtype=object)
+    return budgets.iloc[-1][0] if len(budgets) else "rel_rmse"

@@ -1,6 +1,6 @@
 """A real run through the CLI on a quick slice (every op, every float lane), then its run file and report.
 
-This is the quick slice of suites/ops that `make test` includes: two cases per op, all float lanes (the
+This is the quick slice of suites/test_ops.py that `make test` includes: two cases per op, all float lanes (the
 model suites have their own tests, tests/test_models.py).
 """
 

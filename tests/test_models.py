@@ -5,7 +5,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from report.models import pareto
+from report.format import pareto
 from tests.test_cli import tfparity
 from tfparity.convert import convert
 from tfparity.models import MODELS, digits

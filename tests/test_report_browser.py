@@ -61,7 +61,7 @@ def _charts_drawn(page) -> int:
 
 def _worst_first(record):
     """The order in which a cell's drill-down picks its case: the worst outcome, then the largest error."""
-    severity = ["crash", "error", "fail", "xfail", "unsupported", "pass", "skip"].index(record["outcome"])
+    severity = ["crash", "error", "fail", "xfail", "unsupported", "pass", "baseline", "skip"].index(record["outcome"])
     return severity, -((record["metrics"] or {}).get("max_norm") or 0)
 
 

@@ -5,7 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from report.build import SOFTWARE_GPU, _env, _write, build
+from report.build import _env, _write, build
+from report.format import SOFTWARE_GPU
 from report.models import render
 from tests.test_report_history import _record
 from tests.test_results import _header

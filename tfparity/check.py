@@ -1,7 +1,7 @@
-"""``check(case, lane)``: the one pipeline every suite calls (DESIGN's data flow).
+"""``check(case, lane)``: the one pipeline every suite calls.
 
 case → lane (prepare: build/convert, cached) → run → compare with the float64 reference →
-time → one record. Every (case, lane) ends as exactly one outcome (DESIGN §2.3); exceptions
+time → one record. Every (case, lane) ends as exactly one outcome (README: Outcomes); exceptions
 from our code or the lane become ``error`` records, never an aborted run.
 """
 

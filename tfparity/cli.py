@@ -1,4 +1,4 @@
-"""``python -m tfparity``: run | report | list | compare | repro (DESIGN §2.5). ``run`` is a thin wrapper over pytest.
+"""``python -m tfparity``: run | report | list | compare | repro. ``run`` is a thin wrapper over pytest.
 
 Bad input (unknown lane, op or profile, a malformed option, an unwritable results directory)
 prints one line to stderr and exits 2, never a traceback.
@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = {"ops": [ROOT / "suites" / "ops"], "models": [ROOT / "suites" / "models"],
-          "all": [ROOT / "suites" / "ops", ROOT / "suites" / "models"]}
+SUITES = {"ops": [ROOT / "suites" / "test_ops.py"], "models": [ROOT / "suites" / "test_models.py"],
+          "all": [ROOT / "suites" / "test_ops.py", ROOT / "suites" / "test_models.py"]}
 
 
 class UsageError(Exception):

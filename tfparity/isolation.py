@@ -53,7 +53,7 @@ def crash_reason(status: int | None, limit_s: float) -> str:
 
 
 def split_test_id(nodeid: str, lanes: list[str]) -> tuple[str, str]:
-    """``suites/ops/test_relu.py::test_relu[<case id>-<lane>]`` (xdist may append ``@<group>``) →
+    """``suites/test_ops.py::test_op[<case id>-<lane>]`` (xdist may append ``@<group>``) →
     (case id, lane)."""
     start = nodeid.index("[", nodeid.index("::")) + 1
     param = nodeid[start:nodeid.rindex("]")]

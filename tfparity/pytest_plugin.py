@@ -7,9 +7,9 @@ expression over ``<case id>-<lane>`` that, unlike pytest's ``-k``, accepts ``=``
 Under pytest-xdist (``-n N``; the CLI always uses it) cases run in worker processes, so a crash costs one
 case (:mod:`tfparity.isolation`): the controller writes the header and any ``crash`` record, workers append
 their results to the same run file. Timing runs need ``-n 1``: with more workers timing is off.
-A suite module names its op in ``OP`` and has one test taking ``case``, ``lane`` and
-``tfparity_check``; this plugin parametrizes it over the registry's cases x lanes (marks: the
-lane and the op, ``-`` -> ``_``) and records each result as it finishes.
+A suite module names its registry in ``REGISTRY`` (``ops`` or ``models``) and has one test taking ``case``,
+``lane`` and ``tfparity_check``; this plugin parametrizes it over the registry's selected cases x lanes (marks:
+the lane and the op, ``-`` -> ``_``) and records each result as it finishes.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def pytest_addoption(parser):
     group.addoption("--no-timing", action="store_true", help="conformance only: no timing (timing: null)")
     group.addoption("--case-timeout", type=float, default=0, help="per-case limit in seconds in xdist workers "
                     "(0: none); a case over it ends as a crash record")
-    group.addoption("--model", default=None, help="a .tflite, .keras or SavedModel to run (suites/models)")
+    group.addoption("--model", default=None, help="a .tflite, .keras or SavedModel to run (suites/test_models.py)")
     group.addoption("--inputs", default=None, help="with --model: its inputs as a .npz (default: seeded draws)")
 
 
@@ -114,15 +114,14 @@ def pytest_generate_tests(metafunc):
     from tfparity.ops import REGISTRY
 
     config = metafunc.config
-    op = getattr(metafunc.module, "OP", None) or metafunc.module.MODEL  # suites/ops name an OP, suites/models a MODEL
-    registry = REGISTRY if hasattr(metafunc.module, "OP") else MODELS
-    wanted = (config.tfparity_ops is None or op in config.tfparity_ops) and op in registry.specs
-    cases = registry.select(config.getoption("profile"), config.getoption("seed"), ops=[op],
-                            limit=config.getoption("limit")) if wanted else []
+    registry = {"ops": REGISTRY, "models": MODELS}[metafunc.module.REGISTRY]  # suites/test_ops.py, test_models.py
+    names = [name for name in registry.specs if config.tfparity_ops is None or name in config.tfparity_ops]
+    cases = registry.select(config.getoption("profile"), config.getoption("seed"), ops=names,
+                            limit=config.getoption("limit")) if names else []
     expr = config.getoption("select")
     metafunc.parametrize(("case", "lane"), [
         pytest.param(case, lane, id=f"{case.id}-{lane}",
-                     marks=[getattr(pytest.mark, _marker(lane)), getattr(pytest.mark, _marker(op))])
+                     marks=[getattr(pytest.mark, _marker(lane)), getattr(pytest.mark, _marker(case.op.name))])
         for case in cases if in_shard(case.id, config.tfparity_shard)
         for lane in config.tfparity_lanes if matches(f"{case.id}-{lane}", expr)])
 

@@ -1,4 +1,4 @@
-"""Run files: one JSON Lines file per run under ``results/`` (DESIGN §2.4).
+"""Run files: one JSON Lines file per run under ``results/``.
 
 The first line is the run header (``type: "run"``), then one ``type: "result"`` line per
 (case, lane), appended, flushed and fsync'ed as each finishes, so a killed run keeps what it did.

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var D = window.TFPARITY;
-  var RANK = { crash: 0, error: 1, fail: 2, xfail: 3, unsupported: 4, pass: 5, skip: 6 };
+  var RANK = { crash: 0, error: 1, fail: 2, xfail: 3, unsupported: 4, pass: 5, baseline: 6, skip: 7 };
   var FLOOR = 1e-12;
 
   function el(tag, text, cls) {

@@ -1,4 +1,4 @@
-"""Lanes: the backends a case runs on (DESIGN §2.2), and their registry.
+"""Lanes: the backends a case runs on, and their registry.
 
 A lane is small: ``available() -> (ok, reason)``, ``prepare(case, threads) -> Runnable`` and, for lanes that run
 a .tflite, ``load(model, threads)``; what it accepts and where it runs is data (:class:`Capabilities`). A

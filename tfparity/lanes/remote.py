@@ -69,7 +69,7 @@ class Worker:
             raise WorkerCrashed(self._death(op, exc, timeout)) from None
         if not message.get("ok"):
             raise WorkerRefused(message.get("error", "unknown worker error"), message.get("stage", op))
-        return message, payloads
+        return {k: v for k, v in message.items() if k not in ("ok", "blobs")}, payloads
 
     def _read(self, timeout: float):
         import json

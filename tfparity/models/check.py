@@ -1,4 +1,4 @@
-"""``check_model(case, lane)``: the pipeline of a whole model on one lane, one record (DESIGN §2.3 outcomes).
+"""``check_model(case, lane)``: the pipeline of a whole model on one lane, one record.
 
 Reference: the numpy executor in float64 (``reference.tflite.run(..., float64=True)``) on the model's float
 conversion (a bring-your-own integer ``.tflite``: the executor's exact integer run of it). TF lanes are
@@ -40,7 +40,7 @@ class NotApplicable(Exception):
 def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availability: tuple[bool, str]) -> dict:
     started = time.perf_counter()
     record = base_record(case, lane, run_id)
-    record["model"] = {"name": case.op.name, "source": case.op.source}
+    record["model"] = {"name": case.op.name, "source": case.op.source, "budget": list(case.op.budget)}
     try:
         _evaluate(record, case, lane, benchmark, threads, availability)
     except NotApplicable as exc:

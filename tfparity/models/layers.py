@@ -10,7 +10,7 @@ only this op's rounding shows), ``rmse_over_scale`` and ``max_lsb_vs_float`` (qu
 the float model; ≈0.29 is ideal rounding).
 
 A tensor exceeds its bound when ``max_lsb_isolated > quant.PATH_LSB`` (0 on the exact lanes: the kernel
-rounds off the exact pipeline by more than one LSB, DESIGN's LSB policy) or ``rmse_over_scale >
+rounds off the exact pipeline by more than one LSB, quant.py's LSB policy) or ``rmse_over_scale >
 RMSE_RED_FLAG`` on an int8 tensor (quantization noise well above rounding; an int16 tensor's LSB is far below
 the error its int8 weights carry, so only its kernel bound applies). ``first_divergent`` is the first such tensor.
 """

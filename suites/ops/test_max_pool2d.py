@@ -1,7 +1,0 @@
-"""max_pool2d on every selected lane; cases and known deviations live in the registry (tfparity.ops)."""
-
-OP = "max_pool2d"
-
-
-def test_max_pool2d(case, lane, tfparity_check):
-    tfparity_check(case, lane)
