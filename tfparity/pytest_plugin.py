@@ -277,9 +277,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr = terminalreporter
     tr.section("tfparity")
     outcomes = ("pass", "fail", "xfail", "unsupported", "error", "crash", "skip", "baseline")
-    tr.write_line(f"{'lane':<22}" + "".join(f"{o:>12}" for o in outcomes))
+    width = max(22, *(len(lane) + 2 for lane in config.tfparity_lanes))  # pinned lanes have long names
+    tr.write_line(f"{'lane':<{width}}" + "".join(f"{o:>12}" for o in outcomes))
     for lane in config.tfparity_lanes:
-        tr.write_line(f"{lane:<22}" + "".join(f"{counts.get((lane, o), 0):>12}" for o in outcomes))
+        tr.write_line(f"{lane:<{width}}" + "".join(f"{counts.get((lane, o), 0):>12}" for o in outcomes))
     tr.write_line(f"run file: {writer.path}")
     for line in config.tfparity_unchecked:
         tr.write_line(line, red=True, bold=True)
