@@ -34,7 +34,7 @@ from tfparity.lanes.base import (
     model_ops,
     refusal_or_error,
 )
-from tfparity.lanes.worker import array_bytes, bytes_array, write_frame
+from tfparity.lanes.worker import PROTOCOL, array_bytes, bytes_array, write_frame
 
 WORKER = Path(__file__).with_name("worker.py")
 ANSWER_TIMEOUT_S = 300.0
@@ -239,9 +239,12 @@ class WorkerLane(Lane):
 
     def available(self):
         try:
-            versions = hello(str(self.python()))["versions"]
+            greeting = hello(str(self.python()))
         except (envs.EnvironmentFailed, WorkerCrashed, WorkerRefused, OSError) as exc:
             return False, f"lane worker does not start: {exc}"
+        if greeting.get("protocol") != PROTOCOL:
+            return False, f"lane worker speaks protocol {greeting.get('protocol')}, this tfparity {PROTOCOL}"
+        versions = greeting["versions"]
         runtime = "tflite_runtime" if self.module.startswith("tflite_runtime") else "ai_edge_litert"
         if runtime not in versions:
             return False, f"{runtime} is not installed in the lane's environment"
