@@ -20,7 +20,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from report import history
-from report.format import SOFTWARE_GPU, col, fmt, pareto, plot_js, seconds
+from report.format import SOFTWARE_GPU, col, fmt, lane_label, pareto, plot_js, seconds
 from report.models import model_rows
 from report.models import render as render_models
 from tfparity import results
@@ -103,7 +103,7 @@ def _scatter_js(rows: pd.DataFrame, lanes: list[str], software: set[str]) -> str
         part = timed[timed.lane == lane]
         if part.empty:
             continue
-        name = f"{lane} ({SOFTWARE_GPU})" if lane in software else lane
+        name = lane_label(lane, software)
         fig.add_trace(go.Scatter(
             x=part["timing.median_s"], y=col(part, "metrics.max_norm").clip(lower=ERROR_FLOOR), mode="markers",
             name=name, text=part.case_id + " · " + part.outcome,

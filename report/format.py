@@ -26,6 +26,11 @@ def seconds(value) -> str:
     return f"{value / 1e-9:.3g} ns"
 
 
+def lane_label(lane: str, software: set[str]) -> str:
+    """A lane's name where its latency is drawn, with :data:`SOFTWARE_GPU` when it ran on a software GPU."""
+    return f"{lane} ({SOFTWARE_GPU})" if lane in software else lane
+
+
 def software_gpu_lanes(header: dict) -> set[str]:
     """The lanes whose GPU adapter in this run header is a software one (llvmpipe): their latency is CPU time."""
     return {lane for lane, facts in (header.get("lane_environments") or {}).items()

@@ -17,7 +17,7 @@ import shlex
 import numpy as np
 import pandas as pd
 
-from report.format import SOFTWARE_GPU, col, plot_js, seconds, software_gpu_lanes
+from report.format import SOFTWARE_GPU, col, lane_label, plot_js, seconds, software_gpu_lanes
 
 CHECKED = ("pass", "fail", "xfail", "error", "crash")
 SPARK_RUNS = 30  # sparklines show at most this many of the latest runs of the machine
@@ -29,7 +29,7 @@ def run_table(frame: pd.DataFrame, headers: list[dict] = ()) -> pd.DataFrame:
     """One row per run, oldest first: run_id, started_utc, machine, cpu, tensorflow, litert, profile, threads,
     records, passed, checked, pass_rate (passed / checked; NaN when nothing was checked), version_change
     (the TF or LiteRT version differs from the machine's previous run) and software_gpu (the lanes of the run
-    on a software GPU, from its ``headers``: :func:`report.build.software_gpu_lanes`)."""
+    on a software GPU, from its ``headers``: :func:`report.format.software_gpu_lanes`)."""
     rows = frame.assign(passed=frame.outcome.eq("pass"), checked=frame.outcome.isin(CHECKED),
                         tensorflow=col(frame, "versions.tensorflow"), litert=col(frame, "versions.ai_edge_litert"),
                         cpu=col(frame, "machine.cpu"))
@@ -58,7 +58,7 @@ def regressions(frame: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
     """Per machine with two runs or more: the latest run compared with the previous one there; the rows
     ``compare_runs`` judges a regression, how many (case, lane) pairs it compared and how many of its rows
     (latency, accuracy, outcome) are improvements. A latency row of a lane on a software GPU in either run
-    carries :data:`report.build.SOFTWARE_GPU` as its note."""
+    carries :data:`report.format.SOFTWARE_GPU` as its note."""
     from tfparity.regress import compare_runs
 
     out = []
@@ -136,7 +136,7 @@ def sparklines(frame: pd.DataFrame, table: pd.DataFrame, machine: str) -> dict[t
 def version_view(frame: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
     """Per machine: the latest run of each (TF, LiteRT) version pair in order of appearance, with per lane
     passed / checked and the geometric mean, over the (case, lane) pairs timed in both, of the median
-    latency relative to the machine's first version pair (with :data:`report.build.SOFTWARE_GPU` where the lane
+    latency relative to the machine's first version pair (with :data:`report.format.SOFTWARE_GPU` where the lane
     ran on a software GPU); and a chart of those ratios."""
     import plotly.graph_objects as go
 
@@ -171,7 +171,7 @@ def version_view(frame: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
         software = frozenset().union(*combos.software_gpu)
         for lane, values in ratios.items():
             fig.add_trace(go.Scatter(x=[e["label"] for e in entries], y=values, mode="lines+markers",
-                                     name=f"{lane} ({SOFTWARE_GPU})" if lane in software else lane))
+                                     name=lane_label(lane, software)))
         fig.update_layout(yaxis={"title": "median latency ÷ first versions (geomean)"}, height=320,
                           margin={"l": 60, "r": 20, "t": 20, "b": 80})
         view.append({"machine": machine, "lanes": lanes, "rows": entries, "div": f"versions{number}",
@@ -210,7 +210,7 @@ def drill_data(frame: pd.DataFrame, latest: pd.DataFrame, table: pd.DataFrame) -
     the run table, and per case of the latest run its params, seed and per lane the latest record (metrics,
     LSB histogram, timing distribution, converted ops, the repro command) plus its history over every run:
     run index, median latency, max_norm and outcome, oldest first. A run lists its lanes on a software GPU, and a
-    record of such a lane carries :data:`report.build.SOFTWARE_GPU` as its ``speed_note``."""
+    record of such a lane carries :data:`report.format.SOFTWARE_GPU` as its ``speed_note``."""
     runs = table.assign(started_utc=table.started_utc.astype(str), software_gpu=table.software_gpu.map(sorted))[
         ["run_id", "started_utc", "machine", "tensorflow", "litert", "version_change", "software_gpu"]]
     software = table.set_index("run_id").software_gpu

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from report.format import SOFTWARE_GPU, fmt, pareto, plot_js, seconds
+from report.format import SOFTWARE_GPU, fmt, lane_label, pareto, plot_js, seconds
 
 FLOOR = 1e-6  # a task error of zero is drawn here on the log axis
 
@@ -48,12 +48,12 @@ def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict
     return out
 
 
-def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str) -> tuple[str, bool]:
-    """The page's plotly calls (:func:`report.build.plot_js`) and whether a per-layer chart is among them."""
+def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, software: set[str]) -> tuple[str, bool]:
+    """The page's plotly calls (:func:`report.format.plot_js`) and whether a per-layer chart is among them; lanes on
+    a software GPU (``software``) are labelled so."""
     import plotly.graph_objects as go
 
-
-    timed = [(f"{r['lane']} ({r['note']})" if r["note"] else r["lane"], r["median"], max(r["metric"], FLOOR))
+    timed = [(lane_label(r["lane"], software), r["median"], max(r["metric"], FLOOR))
              for r in lanes if r["median"] is not None and r["metric"] is not None]
     front = set(pareto(timed))
     scatter = go.Figure()
@@ -102,7 +102,7 @@ def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: 
             case_rows = case_rows.sort_values("order")
             spec_metric = _budget_metric(case_rows)
             lane_rows = _lane_rows(case_rows, spec_metric, software)
-            js, has_layers = _charts(lane_rows, case_rows, spec_metric, f"c{number}")
+            js, has_layers = _charts(lane_rows, case_rows, spec_metric, f"c{number}", software)
             cases.append({"id": case_id, "div": f"c{number}", "lanes": lane_rows, "metric": spec_metric, "js": js,
                           "has_layers": has_layers, "source": case_rows.iloc[0].get("model.source", "")})
         write(staging / "models" / f"{name}.html", env.get_template("model.html").render(

@@ -102,10 +102,16 @@ def convert(case, mode: str) -> bytes:
         if "not yet supported" not in str(exc):
             raise
         raise ConversionRefused(first_line(exc)) from None
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(model)
-    tmp.replace(path)
+    store(path, model)
     return model
+
+
+def store(path: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` atomically (a process-private temporary file, then a rename): concurrent runs
+    sharing the cache never read half a model."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(blob)
+    tmp.replace(path)
 
 
 _NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")

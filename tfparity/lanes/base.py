@@ -29,6 +29,11 @@ class Quantization:
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         return (np.asarray(q, np.int64) - self.zero_point) * np.float64(self.scale)
 
+    @classmethod
+    def of(cls, scale: float, zero_point: int, dtype) -> Quantization | None:
+        """A tensor's quantization from its parameters; None for a float tensor (scale 0)."""
+        return cls(float(scale), int(zero_point), np.dtype(dtype).type) if scale else None
+
 
 @dataclass
 class Runnable:

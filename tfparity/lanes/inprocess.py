@@ -210,5 +210,4 @@ class TfliteLane(Lane):
 
 
 def _quantization(detail: dict) -> Quantization | None:
-    scale, zero = detail["quantization"]
-    return Quantization(float(scale), int(zero), detail["dtype"]) if scale else None
+    return Quantization.of(*detail["quantization"], detail["dtype"])

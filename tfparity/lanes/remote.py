@@ -12,7 +12,6 @@ import atexit
 import os
 import select
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -31,10 +30,9 @@ from tfparity.lanes.base import (
     Refused,
     Runnable,
     converted,
-    model_ops,
     refusal_or_error,
 )
-from tfparity.lanes.worker import PROTOCOL, array_bytes, bytes_array, write_frame
+from tfparity.lanes.worker import PROTOCOL, array_bytes, bytes_array, read_frame, write_frame
 
 WORKER = Path(__file__).with_name("worker.py")
 ANSWER_TIMEOUT_S = 300.0
@@ -55,10 +53,10 @@ class WorkerRefused(Exception):
 class Worker:
     """One worker process: ``python worker.py`` with the protocol on its stdin / stdout, its log in a file."""
 
-    def __init__(self, python: str | Path, env: dict | None = None):
+    def __init__(self, python: str | Path):
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.log, env={**os.environ, **(env or {})})
+                                        stderr=self.log)
 
     def request(self, op: str, blobs: list[bytes] = (), timeout: float = ANSWER_TIMEOUT_S, **fields):
         """Send one request; its reply and payloads. Raises WorkerRefused / WorkerCrashed."""
@@ -72,27 +70,8 @@ class Worker:
         return {k: v for k, v in message.items() if k not in ("ok", "blobs")}, payloads
 
     def _read(self, timeout: float):
-        import json
-
-        deadline = time.monotonic() + timeout
-        pipe = self.process.stdout.fileno()
-
-        def exact(n: int) -> bytes:
-            chunks, got = [], 0
-            while got < n:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([pipe], [], [], left)[0]:
-                    raise TimeoutError(f"no answer within {timeout:g} s")
-                chunk = os.read(pipe, min(n - got, 1 << 20))
-                if not chunk:
-                    raise EOFError("the worker closed its output")
-                chunks.append(chunk)
-                got += len(chunk)
-            return b"".join(chunks)
-
-        (length,) = struct.unpack("<I", exact(4))
-        message = json.loads(exact(length))
-        return message, [exact(n) for n in message.get("blobs", [])]
+        """One reply frame (:func:`tfparity.lanes.worker.read_frame`), read within ``timeout`` seconds."""
+        return read_frame(_Deadline(self.process.stdout.fileno(), timeout))
 
     def _death(self, op: str, exc: BaseException, timeout: float) -> str:
         if isinstance(exc, TimeoutError):
@@ -122,6 +101,26 @@ class Worker:
         self.log.close()
 
 
+class _Deadline:
+    """``read(n)`` on a pipe that raises TimeoutError once ``timeout`` seconds have passed since it was made."""
+
+    def __init__(self, pipe: int, timeout: float):
+        self.pipe, self.timeout, self.deadline = pipe, timeout, time.monotonic() + timeout
+
+    def read(self, n: int) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([self.pipe], [], [], left)[0]:
+                raise TimeoutError(f"no answer within {self.timeout:g} s")
+            chunk = os.read(self.pipe, min(n - got, 1 << 20))
+            if not chunk:
+                break  # the worker closed its output: read_frame raises EOFError on the short read
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+
 _WORKERS: dict[str, Worker] = {}
 atexit.register(lambda: [discard(key) for key in list(_WORKERS)])
 
@@ -140,10 +139,6 @@ def discard(key: str) -> None:
         worker.close()
 
 
-def own_python() -> Path:
-    return Path(sys.executable)
-
-
 @cache
 def hello(python: str) -> dict:
     """The worker's versions in the environment of ``python`` (a short-lived worker)."""
@@ -152,12 +147,6 @@ def hello(python: str) -> dict:
         return worker.request("hello", timeout=120)[0]
     finally:
         worker.close()
-
-
-def dequantize(x: np.ndarray, detail: dict) -> np.ndarray:
-    if not detail["scale"]:
-        return x
-    return ((x.astype(np.int64) - detail["zero_point"]) * np.float64(detail["scale"])).astype(np.float32)
 
 
 @dataclass
@@ -173,6 +162,7 @@ class Loaded:
     load_s: float
     feed: list[int]
     take: list[int]
+    ops: list[str]  # the model's op names, in execution order
     results: list[np.ndarray] | None = None
 
     def run(self, arrays: list[np.ndarray]) -> float:
@@ -201,7 +191,7 @@ def load(worker: Worker, model: bytes, runtime: str, settings: dict) -> Loaded:
     in_pos, take = _positions(reply["inputs"], graph.inputs), _positions(reply["outputs"], graph.outputs)
     feed = [in_pos.index(j) for j in range(len(in_pos))]
     return Loaded(worker, [reply["inputs"][j] for j in in_pos], [reply["outputs"][k] for k in take],
-                  reply["facts"], reply["load_s"], feed, take)
+                  reply["facts"], reply["load_s"], feed, take, graph.op_names)
 
 
 @dataclass(frozen=True)
@@ -235,7 +225,7 @@ class WorkerLane(Lane):
         return np.float16 if self.runtime == "compiled" and self.precision != "fp32" else None
 
     def python(self) -> Path:
-        return envs.python(self.requirements) if self.requirements else own_python()
+        return envs.python(self.requirements) if self.requirements else Path(sys.executable)
 
     def available(self):
         try:
@@ -284,10 +274,10 @@ class WorkerLane(Lane):
         facts = loaded.facts
         if facts.get("fully_accelerated") is False and not self.allow_fallback:
             raise Refused(f"not fully accelerated: the {self.accelerator.upper()} accelerator left part of the model "
-                          f"(ops {', '.join(sorted(set(model_ops(model))))}) to the CPU, and this lane allows no "
+                          f"(ops {', '.join(sorted(set(loaded.ops)))}) to the CPU, and this lane allows no "
                           f"fallback")
-        in_quant = [_quant(d) for d in loaded.inputs]
-        out_quant = [_quant(d) for d in loaded.outputs]
+        in_quant = [Quantization.of(d["scale"], d["zero_point"], d["dtype"]) for d in loaded.inputs]
+        out_quant = [Quantization.of(d["scale"], d["zero_point"], d["dtype"]) for d in loaded.outputs]
         state = {}
 
         def set_inputs(arrays):
@@ -298,17 +288,12 @@ class WorkerLane(Lane):
 
         return Runnable(
             set_inputs=set_inputs, invoke=lambda: loaded.run(state["inputs"]), output=lambda: outputs()[0],
-            tflite_ops=model_ops(model), model=model, outputs=outputs,
+            tflite_ops=loaded.ops, model=model, outputs=outputs,
             settings={**self.settings(threads), **{k: v for k, v in facts.items() if k != "ops"},
                       "worker": {"python": str(self.python()), "load_s": loaded.load_s}},
             input_quant=in_quant if out_quant[0] else None, output_quant=out_quant[0],
             raw_output=lambda: loaded.results[0],
             timer=loaded.time)
-
-
-def _quant(detail: dict) -> Quantization | None:
-    return (Quantization(detail["scale"], detail["zero_point"], np.dtype(detail["dtype"]).type)
-            if detail["scale"] else None)
 
 
 PROBE_SHAPE = (1, 8, 8, 4)
@@ -331,15 +316,12 @@ def probe_adapter(python: str, accelerator: str) -> dict | None:
 @cache
 def probe_model() -> bytes:
     """A float RELU model, converted once (cached like every conversion)."""
-    from tfparity.convert import cache_dir
+    from tfparity.convert import cache_dir, store
 
     path = cache_dir() / "probe-relu.tflite"
     if not path.exists():
         import tensorflow as tf
 
         fn = tf.function(tf.nn.relu, input_signature=[tf.TensorSpec(PROBE_SHAPE, tf.float32)])
-        model = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn).convert()
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(model)
-        tmp.replace(path)
+        store(path, tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn).convert())
     return path.read_bytes()
