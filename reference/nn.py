@@ -36,9 +36,10 @@ def conv2d(x, filters, strides=1, padding="VALID", dilations=1) -> np.ndarray:
     x, f = _conv_operands(x, filters)
     win = windows(x, f.shape[:2], strides, dilations, padding)
     out = np.zeros(win.shape[:3] + (f.shape[3],))
-    for i in range(f.shape[0]):
-        for j in range(f.shape[1]):
-            out += np.tensordot(win[..., i, j], f[i, j], axes=(3, 0))
+    with np.errstate(invalid="ignore"):  # inf + (-inf): NaN, as IEEE 754 defines
+        for i in range(f.shape[0]):
+            for j in range(f.shape[1]):
+                out += np.tensordot(win[..., i, j], f[i, j], axes=(3, 0))
     return out
 
 
@@ -75,7 +76,8 @@ def conv2d_transpose(x, filters, output_shape, strides=1, padding="VALID") -> np
 
 def max_pool2d(x, ksize, strides, padding) -> np.ndarray:
     """``y[n,h,w,c] = max_{i,j} xp[n, h*sh + i, w*sw + j, c]`` with padded cells ``-inf`` (padding never
-    wins). Explicit padding, as in ``tf.nn.max_pool2d``, must be smaller than the window on each side."""
+    wins). A window holding a NaN gives NaN (IEEE 754-2019 ``maximum``, as ``np.max``; TF documents no NaN rule).
+    Explicit padding, as in ``tf.nn.max_pool2d``, must be smaller than the window on each side."""
     x = _rank4("x", x)
     if not isinstance(padding, str):
         kh, kw = pair(ksize)
@@ -87,29 +89,35 @@ def max_pool2d(x, ksize, strides, padding) -> np.ndarray:
 
 def avg_pool2d(x, ksize, strides, padding) -> np.ndarray:
     """Mean over the in-image cells of each window: with SAME padding the divisor counts only them.
-    Padding is SAME or VALID (``tf.nn.avg_pool2d`` takes no explicit padding)."""
+    Padding is SAME or VALID (``tf.nn.avg_pool2d`` takes no explicit padding). IEEE 754 sums: a NaN, or +Inf with
+    -Inf, in a window gives NaN; ±Inf alone gives ±Inf."""
     x = _rank4("x", x)
     if not isinstance(padding, str):
         raise ValueError(f"avg_pool2d padding must be SAME or VALID, got {padding!r}")
-    total = windows(x, ksize, strides, 1, padding).sum(axis=(-2, -1))
+    with np.errstate(invalid="ignore"):  # inf + (-inf): NaN, as IEEE 754 defines
+        total = windows(x, ksize, strides, 1, padding).sum(axis=(-2, -1))
     count = windows(np.ones((1,) + x.shape[1:3] + (1,)), ksize, strides, 1, padding).sum(axis=(-2, -1))
     return total / count
 
 
 def softmax(logits, axis=-1, beta=1.0) -> np.ndarray:
-    """``exp(beta * (x - max)) / Σ exp(beta * (x - max))`` along ``axis``."""
+    """``exp(beta * (x - max)) / Σ exp(beta * (x - max))`` along ``axis`` (``tf.nn.softmax``'s
+    ``exp(x) / Σ exp(x)``, shifted by the maximum, which leaves it unchanged and keeps ``exp`` finite). IEEE 754
+    arithmetic on that form: a NaN or a +Inf in a slice makes the whole slice NaN (``inf - inf``); a -Inf gives 0
+    in a slice with a finite maximum."""
     z = np.asarray(logits, dtype=np.float64)
-    e = np.exp(beta * (z - z.max(axis=axis, keepdims=True)))
-    return e / e.sum(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as IEEE 754 defines
+        e = np.exp(beta * (z - z.max(axis=axis, keepdims=True)))
+        return e / e.sum(axis=axis, keepdims=True)
 
 
 def relu(x) -> np.ndarray:
-    """``max(x, 0)``"""
+    """``max(x, 0)``; NaN stays NaN (IEEE 754-2019 ``maximum``, as ``np.maximum``)."""
     return np.maximum(np.asarray(x, dtype=np.float64), 0.0)
 
 
 def relu6(x) -> np.ndarray:
-    """``min(max(x, 0), 6)``"""
+    """``min(max(x, 0), 6)``; NaN stays NaN."""
     return np.clip(np.asarray(x, dtype=np.float64), 0.0, 6.0)
 
 
@@ -121,5 +129,5 @@ def sigmoid(x) -> np.ndarray:
 
 
 def tanh(x) -> np.ndarray:
-    """``tanh(x)``"""
+    """``tanh(x)``: ``tanh(±0) = ±0``, ``tanh(±inf) = ±1`` (IEEE 754 / C99 Annex F)."""
     return np.tanh(np.asarray(x, dtype=np.float64))

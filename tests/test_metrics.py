@@ -20,12 +20,14 @@ def test_metrics_of_a_known_difference():
 
 def test_zero_reference_does_not_blow_up_relative_error():
     m = errors(np.zeros(3), np.zeros(3), np.zeros(3))
-    assert m == {"max_abs": 0.0, "max_rel": 0.0, "rmse": 0.0, "cosine": 1.0, "max_norm": 0.0}
+    assert m == {"max_abs": 0.0, "max_rel": 0.0, "rmse": 0.0, "cosine": 1.0, "max_norm": 0.0, "special_mismatch": 0}
 
 
-def test_nonfinite_output_is_an_infinite_error():
-    m = errors(np.array([np.nan, 1.0]), np.array([1.0, 1.0]), np.ones(2))
-    assert m["max_abs"] == float("inf") and m["nonfinite"] == 1
+def test_nonfinite_output_where_the_reference_is_finite_is_a_special_mismatch():
+    got, ref = np.array([np.nan, 1.5, np.inf]), np.array([1.0, 1.0, 1.0])
+    m = errors(got, ref, np.ones(3))
+    assert m["special_mismatch"] == 2 and m["max_abs"] == 0.5  # finite elements: judged as before
+    assert tolerance_used(got, ref, np.ones(3), atol=10.0, rtol=0.0) == float("inf")
 
 
 def test_shape_mismatch_is_an_error():

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from tfparity import lanes
-from tfparity.check import check
+from tfparity.check import check, float_bound
+from tfparity.models import MODELS
+from tfparity.models.check import check_model
 from tfparity.ops import REGISTRY
-from tfparity.tolerances import lookup
 
 CASES = REGISTRY.select("quick", 0, limit=3)
 
@@ -29,11 +30,9 @@ class NoTiming:
 
 
 def _allowed(case, lane: str, output: np.ndarray) -> np.ndarray:
-    """Per element: the error the float check allows (atol + rtol · scale)."""
-    tolerance = lookup(lane, case.tolerance_names)
-    scale = (case.op.magnitude(case.params, case.arrays.inputs, case.arrays.consts) if case.op.magnitude
-             else np.abs(case.expected))
-    return np.broadcast_to(tolerance.atol + tolerance.rtol * scale, output.shape)
+    """Per element: the error the float check allows (atol + rtol · scale), as check() sizes it."""
+    _, scale, atol, rtol, _ = float_bound(case, lanes.LANES[lane], None)
+    return np.broadcast_to(atol + rtol * scale, output.shape)
 
 
 def _one_element(case, lane, y):
@@ -74,6 +73,12 @@ def _lsb(size: int):
     return plant
 
 
+def _every_lsb(q):
+    """Every element one LSB off (down where it would overflow): within the per-element rule, not the RMS one."""
+    info = np.iinfo(q.dtype)
+    return np.where(q < info.max, q.astype(np.int64) + 1, q.astype(np.int64) - 1).astype(q.dtype)
+
+
 @dataclasses.dataclass(frozen=True)
 class Planted(lanes.Lane):
     """``base`` with its output altered by ``fault`` (a float fault on ``output``, or an integer one on the raw
@@ -95,6 +100,12 @@ class Planted(lanes.Lane):
         clean = runnable.output
         return dataclasses.replace(runnable, output=lambda: self.fault(case, self.base, clean()))
 
+    def load(self, model, threads):
+        """Whole models: every output altered by ``fault(outputs)``."""
+        runnable = lanes.LANES[self.base].load(model, threads)
+        clean = runnable.outputs
+        return dataclasses.replace(runnable, outputs=lambda: self.fault(clean()))
+
 
 FAULTS = {
     "one element, 4x its tolerance": ("tflite-xnnpack", _one_element, False),
@@ -103,6 +114,7 @@ FAULTS = {
     "global scale, 4x the tolerance": ("tf-cpu", _scaled, False),
     "one element +1 LSB on the exact lane": ("tflite-int8-ref", _lsb(1), True),
     "one element +2 LSB on another integer lane": ("tflite-int8-builtin", _lsb(2), True),
+    "every element +1 LSB on another integer lane": ("tflite-int8-builtin", _every_lsb, True),
 }
 
 
@@ -134,6 +146,32 @@ def test_every_case_a_planted_fault_changes_turns_from_pass_to_fail(fault):
     print(f"\nplanted fault '{fault}' on {base}: killed {caught} of {changed} changed cases")
     assert changed >= 10, f"the fault changed only {changed} cases: too few to measure"
     assert caught == changed, missed
+
+
+@pytest.mark.parametrize("base", ["tflite-fp16", "tflite-dynamic"])
+def test_a_whole_model_scaled_at_its_tolerance_fails(base):
+    """Whole models on the float16-weights and dynamic-range lanes are judged against the model as the lane holds
+    it: a global scale error of 4x the float32 model tolerance (fp16) or of 4x the lane's depth-sized bound
+    (dynamic) must fail every model it changes."""
+    lane = Planted(f"planted-{base}", lanes.LANES[base].kind, "scaled", base=base, fault=None,
+                   mode=lanes.LANES[base].mode)
+    caught, changed = [], []
+    for case in MODELS.select("quick", 0):
+        clean = check_model(case, base, benchmark=NoTiming(), run_id="t", threads=1, availability=(True, ""))
+        if clean["outcome"] != "pass":
+            continue
+        rtol = clean["tolerance"]["rtol"]
+        lanes.LANES[lane.name] = dataclasses.replace(lane, fault=lambda ys, e=4 * rtol: [y * (1 + e) for y in ys])
+        try:
+            faulty = check_model(case, lane.name, benchmark=NoTiming(), run_id="t", threads=1,
+                                 availability=(True, ""))
+        finally:
+            del lanes.LANES[lane.name]
+        changed.append(case.id)
+        if faulty["outcome"] == "fail":
+            caught.append(case.id)
+    print(f"\nplanted scale on whole models, {base}: killed {len(caught)} of {len(changed)}")
+    assert len(changed) >= 5 and caught == changed, sorted(set(changed) - set(caught))
 
 
 def test_a_run_whose_runtimes_do_not_import_is_not_green(tmp_path):

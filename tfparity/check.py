@@ -16,7 +16,7 @@ import numpy as np
 
 from tfparity import lanes as lanes_module
 from tfparity import quant
-from tfparity.metrics import errors, tolerance_used
+from tfparity.metrics import errors, special_reason, tolerance_used
 from tfparity.timing import measure
 from tfparity.tolerances import lookup
 
@@ -97,35 +97,49 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
         record.update(outcome="fail", reason=f"output shape {actual.shape}, reference shape {expected.shape}")
         _apply_deviation(record, case.deviation(lane_name), passed=False)
         return actual
-    seen = case.arrays.inputs
-    if lane.activations is not None:  # judged on the inputs the lane holds (float16 storage), as integer lanes are
-        seen = [x.astype(lane.activations).astype(x.dtype) for x in seen]
-        expected = case.op.reference(case.params, seen, case.arrays.consts)
-    magnitude = (case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude
-                 else np.abs(expected))
-    tolerance = lookup(lane_name, case.tolerance_names)
-    scale_name = case.op.scale_name if case.op.magnitude else "|ref|"
-    atol = tolerance.atol
-    quantization = quant.dynamic_range_allowance(case, runnable.model)
-    if quantization is not None:  # dynamic-range weights: the derived per-element bound, reported by its maximum
-        atol = tolerance.atol + quantization
-        scale_name += " + dynamic-range half steps (atol: largest element)"
-    record["tolerance"] = {**tolerance.as_record(scale_name), "atol": float(np.max(atol, initial=0.0))}
-    record["metrics"] = errors(actual, expected, magnitude)
+    expected, magnitude, atol, rtol, scale_name = float_bound(case, lane, runnable.model)
+    record["tolerance"] = {"atol": float(np.max(atol, initial=0.0)), "rtol": rtol, "scale": scale_name}
+    signed_zeros = case.params.get("special") == "negzero"  # -0.0 planted: zeros must carry the reference's sign
+    record["metrics"] = errors(actual, expected, magnitude, signed_zeros)
     _time(record, case, runnable, benchmark, peak_gflops)
     if lane.kind == "reference":
         record.update(outcome="baseline", reason=BASELINE)
         return actual
     if _check_ops(record, case, runnable):
         return actual
-    used = record["metrics"]["tol_used"] = tolerance_used(actual, expected, magnitude, atol, tolerance.rtol)
+    used = record["metrics"]["tol_used"] = tolerance_used(actual, expected, magnitude, atol, rtol,
+                                                          signed_zeros)
     passed = used <= 1.0
     worst = (f"max_norm {record['metrics']['max_norm']:.3g} (max_abs {record['metrics']['max_abs']:.3g}, "
              f"{used:.3g}x the tolerance)")
     record.update(outcome="pass" if passed else "fail", reason="" if passed else
-                  f"outside tolerance atol={record['tolerance']['atol']:g} rtol={tolerance.rtol:g}: {worst}")
+                  special_reason(actual, expected, signed_zeros) or
+                  f"outside tolerance atol={record['tolerance']['atol']:g} rtol={rtol:.3g}: {worst}")
     _apply_deviation(record, case.deviation(lane_name), passed)
     return actual
+
+
+def float_bound(case, lane, model: bytes | None):
+    """(expected, magnitude, atol, rtol, scale name): what a float-output lane's op output is judged against, as
+    ``|y - r| <= atol + rtol * m`` elementwise. ``r``: the op's float64 reference on the inputs the lane holds
+    (float16 storage: rounded, as integer lanes are judged on theirs); ``m``: the op's error scale; the tolerance
+    entry of the lane (sized to the case where the entry says so), plus the derived per-element bound of
+    dynamic-range weights (``model`` holding int8 weights)."""
+    seen, expected = case.arrays.inputs, case.expected
+    if lane.activations is not None:
+        with np.errstate(over="ignore"):  # beyond float16's range is infinite in the lane's storage too
+            seen = [x.astype(lane.activations).astype(x.dtype) for x in seen]
+        expected = case.op.reference(case.params, seen, case.arrays.consts)
+    magnitude = (case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude
+                 else np.abs(expected))
+    tolerance = lookup(lane.judged_as, case.tolerance_names)
+    scale_name = case.op.scale_name if case.op.magnitude else "|ref|"
+    atol = tolerance.atol
+    quantization = quant.dynamic_range_allowance(case, model)
+    if quantization is not None:  # dynamic-range weights: the derived per-element bound, reported by its maximum
+        atol = tolerance.atol + quantization
+        scale_name += " + dynamic-range half steps (atol: largest element)"
+    return expected, magnitude, atol, tolerance.rtol_for(case), scale_name
 
 
 def _time(record, case, runnable, benchmark, peak_gflops) -> None:

@@ -55,10 +55,18 @@ def _converter(case, mode: str):
 
 def calibration_data(case, count: int = CALIBRATION_SAMPLES) -> list[list[np.ndarray]]:
     """Representative inputs from the case's own distribution (a model's ``calibration`` draws, where it has
-    them), seeded by the case (count recorded)."""
+    them), seeded by the case (count recorded). A ``special`` variant (tfparity/ops/common.py) alters the case's
+    test inputs only: calibration draws the plain distribution. NaN, ±Inf, -0.0 and subnormals have no integer
+    image, so those variants are refused (``huge`` and ``saturate`` run: quantization clamps them)."""
+    from tfparity.ops.common import INTEGER_SPECIALS
+
+    params = {key: value for key, value in case.params.items() if key != "special"}
+    if params != case.params and case.params["special"] not in INTEGER_SPECIALS:
+        raise ConversionRefused(f"special={case.params['special']}: an integer model takes quantized inputs, which "
+                                f"cannot hold it (only {' and '.join(INTEGER_SPECIALS)} run on integer lanes)")
     rng = np.random.default_rng(case.seed + 1)
     draw = getattr(case.op, "calibration", None) or case.op.make_arrays
-    return [draw(case.params, rng).inputs for _ in range(count)]
+    return [draw(params, rng).inputs for _ in range(count)]
 
 
 def cache_key(case, mode: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tfparity import lanes, quant, results
-from tfparity.tolerances import lookup
+from tfparity.check import float_bound
 
 NUMERIC = ("pass", "fail", "xfail")
 
@@ -78,8 +78,8 @@ def export(case_id: str, lane: str, out: str | Path, results_dir: str = "results
     else:
         spec.update(runtime="tflite", resolver=lanes.RESOLVERS[lane_spec.resolver])
         if runnable.output_quant is not None:  # the integer lanes' per-element rule, as check() applied it
-            against, allowed, note = quant.rule(lane_spec.judged_as, case)
-            spec.update(against=against, allowed_lsb=allowed, rule=note)
+            against, allowed, allowed_rms, note = quant.rule(lane_spec.judged_as, case)
+            spec.update(against=against, allowed_lsb=allowed, allowed_rms_lsb=allowed_rms, rule=note)
         (out / "model.tflite").write_bytes(runnable.model)
     np.savez(out / "inputs.npz", **{f"x{i}": x for i, x in enumerate(inputs)})
     np.savez(out / "expected.npz", **_expected(case, lane, runnable, spec))
@@ -95,22 +95,14 @@ def _expected(case, lane: str, runnable, spec: dict) -> dict[str, np.ndarray]:
     import reference.tflite
 
     if runnable.output_quant is not None:
-        q_inputs = [q.quantize(x) for q, x in zip(runnable.input_quant, case.arrays.inputs)]
-        seen = [q.dequantize(v) for q, v in zip(runnable.input_quant, q_inputs)]
+        q_inputs, expected, magnitude = quant.seen_reference(case, runnable)
         (exact,) = reference.tflite.run(runnable.model, q_inputs)
         spec["output_scale"] = runnable.output_quant.scale
-        expected = case.op.reference(case.params, seen, case.arrays.consts)
-        magnitude = case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude else np.abs(expected)
         return {"expected": expected, "magnitude": np.broadcast_to(magnitude, expected.shape),
                 "exact": exact.astype(np.int64)}
-    expected = case.expected
-    magnitude = (case.op.magnitude(case.params, case.arrays.inputs, case.arrays.consts) if case.op.magnitude
-                 else np.abs(expected))
-    tolerance = lookup(lane, case.tolerance_names)
-    allowance = quant.dynamic_range_allowance(case, runnable.model)  # dynamic-range lanes, as check() adds it
-    atol = tolerance.atol + (0.0 if allowance is None else allowance)
+    expected, magnitude, atol, rtol, _ = float_bound(case, lanes.LANES[lane], runnable.model)
     return {"expected": expected, "magnitude": np.broadcast_to(magnitude, expected.shape),
-            "allowed": np.broadcast_to(atol + tolerance.rtol * magnitude, expected.shape)}
+            "allowed": np.broadcast_to(atol + rtol * magnitude, expected.shape)}
 
 
 def _save_function(case, xla: bool, path: Path) -> None:

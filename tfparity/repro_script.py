@@ -88,15 +88,17 @@ def metrics(raw, actual: np.ndarray, data: dict, spec: dict) -> dict:
         found["max_lsb_vs_exact"] = int(lsb_exact.max(initial=0))
         per_element = lsb_exact if spec["against"] == "exact" else lsb_float
         found["elements_outside"] = int((per_element > spec["allowed_lsb"]).sum())
+        found["rms_lsb"] = float(np.sqrt(np.mean(per_element**2))) if per_element.size else 0.0
     return found
 
 
 def within(found: dict, spec: dict) -> bool:
     """The lane's pass criterion: the share of the tolerance used, or, on integer lanes, every output element within
-    ``allowed_lsb`` of the exact integer output (or of the float reference: ``against``)."""
+    ``allowed_lsb`` of the exact integer output (or of the float reference: ``against``) and their RMS within
+    ``allowed_rms_lsb``."""
     if "tol_used" in found:
         return found["tol_used"] <= 1.0
-    return found["elements_outside"] == 0
+    return found["elements_outside"] == 0 and found["rms_lsb"] <= spec["allowed_rms_lsb"]
 
 
 def main() -> int:

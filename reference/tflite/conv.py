@@ -5,6 +5,9 @@ with int8 weights): ``acc = Σ w * (x - zp_in)`` over in-image taps ``+ bias``, 
 output channel ``c`` requantized with ``s_in * s_w[c] / s_out`` (double) and clamped to the fused
 activation's range. Sources: tflite/kernels/internal/reference/integer_ops/{conv,depthwise_conv,
 transpose_conv,fully_connected}.h, kernel_util.cc (PopulateConvolutionQuantizationParams).
+Dynamic-range (hybrid) models: float input, int8 weights; the weights as the model holds them,
+``s_w[c] * (w - zp[c])`` per channel, in float64 (the kernels' on-the-fly input quantization is not
+modelled: this is the model's exact float meaning).
 """
 
 from __future__ import annotations
@@ -64,9 +67,19 @@ def _requantize(acc, x_t, w_t, out_t, activation):
     return saturate(out, out_t, activation_range(activation, out_t))
 
 
+def weights(ctx, index, x_t):
+    """A weight tensor's values: raw integers when the op's input ``x_t`` is quantized; else floats, quantized
+    weights dequantized per channel (a dynamic-range model)."""
+    w_t, w = ctx.tensor(index), ctx.value(index)
+    if x_t.quantized or not w_t.quantized:
+        return w
+    shape = [-1 if axis == w_t.axis else 1 for axis in range(w.ndim)]
+    return w_t.scale.astype(np.float64).reshape(shape) * (w.astype(np.float64) - w_t.zero_point.reshape(shape))
+
+
 def _conv(ctx, op, to_hwio, float_conv, integer_conv):
     x_t, w_t, out_t = (ctx.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
-    x, w, bias = ctx.value(op.inputs[0]), to_hwio(ctx.value(op.inputs[1])), ctx.optional(op, 2)
+    x, w, bias = ctx.value(op.inputs[0]), to_hwio(weights(ctx, op.inputs[1], x_t)), ctx.optional(op, 2)
     o = op.options
     geometry = ((o.StrideH(), o.StrideW()), PADDING[o.Padding()], (o.DilationHFactor(), o.DilationWFactor()))
     if not x_t.quantized:
@@ -100,7 +113,9 @@ def transpose_conv(ctx, op):
     (:func:`reference.nn.conv2d_transpose`, exact in float64 on integers), requantized like CONV_2D."""
     out_shape = [int(v) for v in ctx.value(op.inputs[0])]
     x_t, w_t, out_t = ctx.tensor(op.inputs[2]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
-    x, w, bias = ctx.value(op.inputs[2]), ctx.value(op.inputs[1]).transpose(1, 2, 0, 3), ctx.optional(op, 3)
+    x = ctx.value(op.inputs[2])
+    w = weights(ctx, op.inputs[1], x_t).transpose(1, 2, 0, 3)
+    bias = ctx.optional(op, 3)
     o = op.options
     geometry = ((o.StrideH(), o.StrideW()), PADDING[o.Padding()])
     if not x_t.quantized:
@@ -117,7 +132,7 @@ def fully_connected(ctx, op):
     (reference FullyConnected / FullyConnectedPerChannel with scales):
     ``round_half_away(double(acc) * (double(s_in) * double(s_w[c]) / double(s_out))) + zp_out``."""
     x_t, w_t, out_t = (ctx.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
-    x, w, bias = ctx.value(op.inputs[0]), ctx.value(op.inputs[1]), ctx.optional(op, 2)
+    x, w, bias = ctx.value(op.inputs[0]), weights(ctx, op.inputs[1], x_t), ctx.optional(op, 2)
     rows, activation = x.reshape(-1, w.shape[1]), op.options.FusedActivationFunction()
     if not x_t.quantized:
         y = rows.astype(np.float64) @ w.astype(np.float64).T + (0 if bias is None else bias)

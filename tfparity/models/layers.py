@@ -10,18 +10,17 @@ only this op's rounding shows), ``rmse_over_scale`` and ``max_lsb_vs_float`` (qu
 the float model; ≈0.29 is ideal rounding).
 
 A tensor exceeds its bound when ``max_lsb_isolated > quant.PATH_LSB`` (0 on the exact lanes: the kernel
-rounds off the exact pipeline by more than one LSB, quant.py's LSB policy) or ``rmse_over_scale >
-RMSE_RED_FLAG`` on an int8 tensor (quantization noise well above rounding; an int16 tensor's LSB is far below
-the error its int8 weights carry, so only its kernel bound applies). ``first_divergent`` is the first such tensor.
+rounds off the exact pipeline by more than one LSB, quant.py's LSB policy; :mod:`tfparity.models.check` judges
+this bound) or ``rmse_over_scale > RMSE_RED_FLAG`` on an int8 tensor (quantization noise well above rounding,
+reported: it measures the quantized model; an int16 tensor's LSB is far below the error its int8 weights carry,
+so only its kernel bound applies). ``first_divergent`` is the first such tensor.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tfparity.quant import EXACT_LANES, PATH_LSB
-
-RMSE_RED_FLAG = 0.7  # quant.py: ≈0.289 is ideal rounding; above 0.7 is a red flag
+from tfparity.quant import EXACT_LANES, PATH_LSB, RMSE_RED_FLAG
 
 
 def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[str, np.ndarray],

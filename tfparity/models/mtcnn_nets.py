@@ -72,13 +72,19 @@ def _calibration(params, rng):
     return _arrays(params, rng)
 
 
-PNET_QUANTIZED = Deviation(
-    lanes=frozenset({"tflite-dynamic", "tflite-int8", "tflite-int8-builtin", "tflite-int8-ref"}),
+PNET_INT8 = Deviation(
+    lanes=frozenset({"tflite-int8", "tflite-int8-builtin", "tflite-int8-ref"}),
     symptom=lambda r: r["reason"].startswith("task face_prob_error") and r["model"]["task"]["face_prob_error"] <= 0.3,
-    reason="P-Net's face probability on whole photos loses up to 0.22 (int8; dynamic range 0.077): quantization "
-           "noise grows through its three PReLU stages, RMSE 0.70 LSB after the first max pool, 1.0 after the "
-           "second PReLU, 4.1 at the softmax, on every int8 kernel path alike (the exact pipeline included), so "
-           "it is the model's quantization, not a kernel; excused up to 0.3 (int8-ref's exactness is still required)")
+    reason="P-Net's face probability on whole photos loses up to 0.22 (int8): quantization noise grows through its "
+           "three PReLU stages, RMSE 0.70 LSB after the first max pool, 1.0 after the second PReLU, 4.1 at the "
+           "softmax, on every int8 kernel path alike (the exact pipeline included), so it is the model's "
+           "quantization, not a kernel; excused up to 0.3 (int8-ref's exactness is still required)")
+PNET_DYNAMIC = Deviation(
+    lanes=frozenset({"tflite-dynamic"}),
+    symptom=lambda r: r["reason"].startswith("an output is outside tolerance") and r["metrics"]["tol_used"] <= 6,
+    reason="P-Net's face probability on whole photos moves by up to 0.069 under dynamic-range inference against "
+           "the model's own int8 weights (4.4x the bound of 1/127 per op with int8 weights): its inputs' "
+           "on-the-fly quantization in 2 ops is amplified by the PReLU stages and the softmax; excused up to 6x")
 
 
 def _spec(net: str, params: dict) -> ModelSpec:
@@ -91,7 +97,7 @@ def _spec(net: str, params: dict) -> ModelSpec:
         task=face_detection,
         budget=("face_prob_error", 0.05),
         source="mtcnn 1.0.0 package weights; skimage.data photographs",
-        known=(PNET_QUANTIZED,) if net == "pnet" else (),
+        known=(PNET_INT8, PNET_DYNAMIC) if net == "pnet" else (),
     )
 
 

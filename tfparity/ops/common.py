@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 
 import numpy as np
+
+from tfparity.cases import Deviation
 
 SPATIAL = (1, 2, 3, 5, 7, 8, 9, 13, 16, 21, 28, 32, 56, 64, 112, 224)
 CHANNELS = (1, 2, 3, 4, 8, 16, 32, 64, 128, 256)
@@ -46,3 +49,75 @@ def sample(seed: int, count: int, draw: Callable[[np.random.Generator], dict | N
 
 def pick(rng: np.random.Generator, values):
     return values[int(rng.integers(len(values)))]
+
+
+# Values a ``special`` variant plants at a few seeded positions of a case's normal input (float32 subnormals lie
+# below 2^-126 = 1.18e-38; 1e30 is huge, yet 49 of them still sum to a finite float32).
+SPECIALS = {
+    "nan": (np.nan,),
+    "inf": (np.inf, -np.inf),
+    "negzero": (-0.0,),
+    "subnormal": (1e-40, -3e-42),
+    "huge": (1e30, -1e30),
+}
+SATURATE = 8.0  # ``saturate``: the whole input times 8, beyond the range calibration saw (quantized lanes clamp)
+INTEGER_SPECIALS = ("huge", "saturate")  # the rest have no integer image: quantized lanes refuse them
+PLANTED = 3  # positions per planted value
+
+
+def special_values(x: np.ndarray, params: dict, rng: np.random.Generator) -> np.ndarray:
+    """``x`` with ``params["special"]`` applied (none: ``x`` unchanged, ``rng`` unused): each value of
+    :data:`SPECIALS` written at up to :data:`PLANTED` seeded distinct positions, or ``saturate``: ``x * 8``."""
+    special = params.get("special")
+    if special is None:
+        return x
+    if special == "saturate":
+        return x * np.float32(SATURATE)
+    values = SPECIALS[special]
+    y = x.copy()
+    spots = rng.permutation(y.size)[: PLANTED * len(values)]
+    for value, chunk in zip(values, np.array_split(spots, len(values))):
+        y.flat[chunk] = value
+    return y
+
+
+def special_label(params: dict) -> str:
+    """``,special=nan`` when the case has a special variant, else nothing (plain case ids stay as they were)."""
+    return f",special={params['special']}" if "special" in params else ""
+
+
+def with_specials(base: dict, kinds) -> list[dict]:
+    """``base`` once per special kind."""
+    return [{**base, "special": kind} for kind in kinds]
+
+
+_NUMBER = r"-?(?:inf|nan|[0-9.]+(?:e[+-][0-9]+)?)"
+
+
+def special_symptom(got: str, reference: str):
+    """A deviation's symptom: the first element whose special value differs (tfparity/metrics.py) holds ``got`` (a
+    regular expression; ``NUMBER``: any value) where the reference holds ``reference``."""
+    pattern = re.compile(rf"special values differ at \d+ of \d+ elements; first at index \[[0-9, ]*\]: "
+                         rf"got {got.replace('NUMBER', _NUMBER)}, reference {reference}")
+    return lambda record: bool(pattern.fullmatch(record["reason"]))
+
+
+def flushes_subnormals(op: str) -> Deviation:
+    """TF's CPU kernels and XNNPACK run with denormals flushed (FTZ / DAZ): a subnormal ``op`` result is 0."""
+    return Deviation(
+        frozenset({"tf-cpu", "tf-xla", "tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime"}),
+        f"TF's CPU kernels (and XLA's) and XNNPACK flush subnormals to zero (denormals-are-zero): {op} of the planted "
+        f"1e-40 gives 0, where IEEE 754 keeps it (max_abs 1e-40); the builtin and reference kernels and the GPU "
+        f"accelerator in float32 keep it",
+        when=lambda p: p.get("special") == "subnormal",
+        symptom=lambda r: r["reason"].startswith("outside tolerance") and r["metrics"]["max_abs"] < 2.0**-126)
+
+
+def clamps_infinity(op: str) -> Deviation:
+    """TFLite's builtin and reference float kernels clamp ``op``'s output to the fused activation's range, which is
+    float32's finite range when none is fused: an infinite result comes out as ±3.40282347e+38."""
+    return Deviation(
+        frozenset({"tflite-builtin", "tflite-ref"}),
+        f"TFLite's builtin and reference {op} kernels (LiteRT 2.3) clamp the output to float32's finite range even "
+        f"with no fused activation: every ±Inf result comes out as ±3.40282347e+38 (NaN stays NaN)",
+        when=lambda p: p.get("special") == "inf", symptom=special_symptom(r"(-?)3\.40282347e\+38", r"\1inf"))

@@ -1,6 +1,7 @@
 """conv2d, depthwise_conv2d and conv2d_transpose entries.
 
-FLOPs count a multiply and an add per tap: ``2 * out_elements * kh * kw * in_per_out``.
+FLOPs count a multiply and an add per tap: ``2 * out_elements * kh * kw * in_per_out``. conv2d's ``special``
+variants plant NaN or ±Inf in the input, or scale it past the calibrated range (tfparity/ops/common.py).
 """
 
 from __future__ import annotations
@@ -12,17 +13,31 @@ from reference.windows import effective_size
 from reference.windows import pads as padding_amounts
 from tfparity.cases import Arrays, Deviation, OpSpec
 from tfparity.lanes import CONVERTED_LANES, GPU_LANES
-from tfparity.ops.common import CHANNELS, MAX_ELEMENTS, SPATIAL, dims, normal, pad_label, pick, sample
+from tfparity.ops.common import (
+    CHANNELS,
+    MAX_ELEMENTS,
+    SPATIAL,
+    clamps_infinity,
+    dims,
+    normal,
+    pad_label,
+    pick,
+    sample,
+    special_label,
+    special_values,
+    with_specials,
+)
 
 
 def _arrays(params, rng) -> Arrays:
-    return Arrays([normal(rng, params["input_shape"])], {"filters": normal(rng, params["filter_shape"])})
+    x, filters = normal(rng, params["input_shape"]), normal(rng, params["filter_shape"])
+    return Arrays([special_values(x, params, rng)], {"filters": filters})
 
 
 def _label(params) -> str:
     s, d = params["strides"], params.get("dilations", 1)
     return (f"in={dims(params['input_shape'])},k={dims(params['filter_shape'])},s={s},"
-            f"pad={pad_label(params['padding'])},d={d}")
+            f"pad={pad_label(params['padding'])},d={d}" + special_label(params))
 
 
 def _fits(params) -> bool:
@@ -198,11 +213,12 @@ _TRANSPOSE_CORNERS = [
 ]
 
 
-def _grid(corners, kind, quick_count, full_count, seed):
+def _grid(corners, kind, quick_count, full_count, seed, specials=()):
+    """The corners, then sampled cases, then ``specials`` (variants with special values)."""
     small = dict(sizes=SPATIAL[:9], channels=CHANNELS[:6])
     return {
-        "quick": lambda: corners + sample(seed, quick_count, lambda rng: _draw(rng, 2e6, kind, **small)),
-        "full": lambda: corners + sample(seed + 1, full_count, lambda rng: _draw(rng, 1e9, kind)),
+        "quick": lambda: [*corners, *sample(seed, quick_count, lambda rng: _draw(rng, 2e6, kind, **small)), *specials],
+        "full": lambda: [*corners, *sample(seed + 1, full_count, lambda rng: _draw(rng, 1e9, kind)), *specials],
     }
 
 
@@ -224,7 +240,7 @@ def _same_without_padding(params) -> bool:
 
 CONV2D = OpSpec(
     name="conv2d", family="conv",
-    samples=_grid(_CONV_CORNERS, "conv2d", 12, 330, 20),
+    samples=_grid(_CONV_CORNERS, "conv2d", 12, 330, 20, with_specials(_CONV_CORNERS[0], ("nan", "inf", "saturate"))),
     make_arrays=_arrays, tf=_conv_tf, reference=_conv_ref, magnitude=_magnitude(_conv_ref),
     flops=_conv_flops, label=_label, tflite_ops=frozenset({"CONV_2D"}),
     known=(Deviation(
@@ -232,7 +248,7 @@ CONV2D = OpSpec(
         "XNNPACK in tflite-runtime 2.14 (and ai-edge-litert 2.1.6; fixed by 2.3) computes a strided conv2d with SAME "
         "padding that pads nothing wrongly: 575 of 576 outputs off, max_norm 1 (in=4x9x9x2, k=2x1, s=3); VALID with "
         "the same geometry, padded SAME, and the builtin and reference kernels of the same release are right",
-        when=_same_without_padding, symptom=lambda r: _wrong_values_within(r, 1.5)),),
+        when=_same_without_padding, symptom=lambda r: _wrong_values_within(r, 1.5)), clamps_infinity("conv2d")),
 )
 
 DEPTHWISE_CONV2D = OpSpec(

@@ -1,6 +1,7 @@
 """softmax and the activations relu, relu6, sigmoid, tanh.
 
-Inputs are scaled so that saturation regions are exercised (``scale`` in the params).
+Inputs are scaled so that saturation regions are exercised (``scale`` in the params); ``special`` variants plant
+NaN, ±Inf, -0.0, subnormals or huge values, or scale the input past the calibrated range (tfparity/ops/common.py).
 FLOPs: softmax ~5 per element (max, sub, exp, sum, div); activations 1 per element.
 """
 
@@ -9,14 +10,25 @@ from __future__ import annotations
 import numpy as np
 
 import reference
-from tfparity.cases import Arrays, OpSpec
-from tfparity.ops.common import dims, normal, pick, sample
+from tfparity.cases import Arrays, Deviation, OpSpec
+from tfparity.lanes import GPU_LANES
+from tfparity.ops.common import (
+    dims,
+    flushes_subnormals,
+    normal,
+    pick,
+    sample,
+    special_label,
+    special_symptom,
+    special_values,
+    with_specials,
+)
 
 _SHAPES = ([1, 10], [4, 1000], [1, 1], [2, 7, 7, 16], [1, 3, 5, 8], [8, 64], [1, 112, 112, 32])
 
 
 def _arrays(params, rng) -> Arrays:
-    return Arrays([normal(rng, params["input_shape"], params["scale"])], {})
+    return Arrays([special_values(normal(rng, params["input_shape"], params["scale"]), params, rng)], {})
 
 
 def _draw_shape(rng, rank_max: int):
@@ -25,7 +37,7 @@ def _draw_shape(rng, rank_max: int):
 
 
 def _softmax_label(params) -> str:
-    return f"in={dims(params['input_shape'])},axis={params['axis']},scale={params['scale']:g}"
+    return f"in={dims(params['input_shape'])},axis={params['axis']},scale={params['scale']:g}" + special_label(params)
 
 
 def _softmax_draw(rng) -> dict:
@@ -50,11 +62,14 @@ _SOFTMAX_QUICK = [
     dict(input_shape=[3, 5], axis=0, scale=1.0),
     dict(input_shape=[1, 4, 4, 8], axis=1, scale=4.0),
     dict(input_shape=[8, 64], axis=-1, scale=100.0),
+    *with_specials(dict(input_shape=[2, 7, 7, 16], axis=-1, scale=1.0), ("nan", "inf", "huge", "saturate")),
 ]
+_SOFTMAX_FULL = with_specials(dict(input_shape=[3, 33], axis=0, scale=4.0), ("nan", "inf", "huge", "saturate"))
 
 SOFTMAX = OpSpec(
     name="softmax", family="softmax",
-    samples={"quick": lambda: _SOFTMAX_QUICK, "full": lambda: _SOFTMAX_QUICK + sample(40, 80, _softmax_draw)},
+    samples={"quick": lambda: _SOFTMAX_QUICK,
+             "full": lambda: _SOFTMAX_QUICK + sample(40, 80, _softmax_draw) + _SOFTMAX_FULL},
     make_arrays=_arrays,
     tf=lambda params, consts: _softmax_tf(params["axis"]),
     reference=lambda params, inputs, consts: reference.softmax(inputs[0], axis=params["axis"]),
@@ -63,8 +78,12 @@ SOFTMAX = OpSpec(
 )
 
 
-def _activation(name: str, tflite_op: str, scale: float) -> OpSpec:
-    quick = [dict(input_shape=list(s), scale=scale) for s in _SHAPES[:5]]
+def _activation(name: str, tflite_op: str, scale: float, specials: tuple[str, ...], more: tuple[str, ...],
+                known: tuple[Deviation, ...] = ()) -> OpSpec:
+    """``specials``: the special variants of the quick profile; the full profile adds ``more``."""
+    special = dict(input_shape=list(_SHAPES[3]), scale=scale)
+    quick = [dict(input_shape=list(s), scale=scale) for s in _SHAPES[:5]] + with_specials(special, specials)
+    full = quick + [dict(input_shape=list(s), scale=scale) for s in _SHAPES[5:]]
 
     def draw(rng):
         return dict(input_shape=_draw_shape(rng, 4), scale=pick(rng, (scale / 4, scale, scale * 4)))
@@ -76,20 +95,34 @@ def _activation(name: str, tflite_op: str, scale: float) -> OpSpec:
 
     return OpSpec(
         name=name, family="activation",
-        samples={"quick": lambda: quick, "full": lambda: quick + [dict(input_shape=list(s), scale=scale)
-                                                                    for s in _SHAPES[5:]] + sample(50, 30, draw)},
+        samples={"quick": lambda: quick, "full": lambda: full + sample(50, 30, draw) + with_specials(special, more)},
         make_arrays=_arrays, tf=build_tf,
         reference=lambda params, inputs, consts: getattr(reference, name)(inputs[0]),
         flops=lambda params: int(np.prod(params["input_shape"])),
-        label=lambda params: f"in={dims(params['input_shape'])},scale={params['scale']:g}",
-        tflite_ops=frozenset({tflite_op}),
+        label=lambda params: f"in={dims(params['input_shape'])},scale={params['scale']:g}" + special_label(params),
+        tflite_ops=frozenset({tflite_op}), known=known,
     )
+
+
+def _gpu_loses_nan(op: str, becomes: str) -> Deviation:
+    """LiteRT's GPU accelerator computes ``op`` of a NaN as the number ``becomes`` (both precisions)."""
+    return Deviation(
+        GPU_LANES,
+        f"LiteRT 2.3 GPU accelerator (WebGPU; measured on llvmpipe), both precisions: {op}(NaN) gives {becomes} for "
+        f"each of the 3 planted NaN, where IEEE 754 arithmetic (and the op's formula) gives NaN",
+        when=lambda p: p.get("special") == "nan", symptom=special_symptom(becomes, "nan"))
 
 
 SPECS = (
     SOFTMAX,
-    _activation("relu", "RELU", 2.0),
-    _activation("relu6", "RELU6", 5.0),
-    _activation("sigmoid", "LOGISTIC", 6.0),
-    _activation("tanh", "TANH", 3.0),
+    _activation("relu", "RELU", 2.0, ("nan", "inf", "saturate"), ("subnormal", "huge"),
+                known=(_gpu_loses_nan("relu", "0"), flushes_subnormals("relu"))),
+    _activation("relu6", "RELU6", 5.0, ("nan", "inf", "saturate"), ("huge",), known=(_gpu_loses_nan("relu6", "0"),)),
+    _activation("sigmoid", "LOGISTIC", 6.0, ("nan", "inf", "saturate"), ("huge",)),
+    _activation("tanh", "TANH", 3.0, ("nan", "negzero", "saturate"), ("inf", "subnormal", "huge"), known=(
+        _gpu_loses_nan("tanh", "-1"),
+        Deviation(frozenset({"tflite-runtime"}),
+                  "XNNPACK in tflite-runtime 2.14 computes tanh(-0.0) as +0.0 (each of the 3 planted -0.0), where "
+                  "IEEE 754 / C tanh(±0) is ±0; LiteRT 2.3's XNNPACK and the other lanes keep the sign",
+                  when=lambda p: p.get("special") == "negzero", symptom=special_symptom("0", "-0")))),
 )

@@ -1,4 +1,5 @@
-"""max_pool2d and avg_pool2d entries. FLOPs: one op per window tap per output element."""
+"""max_pool2d and avg_pool2d entries. FLOPs: one op per window tap per output element. ``special`` variants plant
+NaN, ±Inf, -0.0, subnormals or huge values, or scale the input past the calibrated range (tfparity/ops/common.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,32 @@ import numpy as np
 import reference
 from reference.windows import output_size
 from reference.windows import pads as padding_amounts
-from tfparity.cases import Arrays, OpSpec
-from tfparity.ops.common import CHANNELS, MAX_ELEMENTS, SPATIAL, dims, normal, pick, sample
+from tfparity.cases import Arrays, Deviation, OpSpec
+from tfparity.lanes import GPU_LANES
+from tfparity.ops.common import (
+    CHANNELS,
+    MAX_ELEMENTS,
+    SPATIAL,
+    clamps_infinity,
+    dims,
+    flushes_subnormals,
+    normal,
+    pick,
+    sample,
+    special_label,
+    special_symptom,
+    special_values,
+    with_specials,
+)
 
 
 def _arrays(params, rng) -> Arrays:
-    return Arrays([normal(rng, params["input_shape"])], {})
+    return Arrays([special_values(normal(rng, params["input_shape"]), params, rng)], {})
 
 
 def _label(params) -> str:
     return (f"in={dims(params['input_shape'])},k={params['ksize']},s={params['strides']},"
-            f"pad={params['padding']}")
+            f"pad={params['padding']}" + special_label(params))
 
 
 def _out_hw(params) -> tuple[int, int]:
@@ -57,11 +73,18 @@ _CORNERS = [
 ]
 
 
-def _grid(seed):
+# Special variants: 6 channels, so SIMD kernels also take their remainder path; SAME padding at the border.
+_SPECIAL = dict(input_shape=[1, 9, 9, 6], ksize=3, strides=2, padding="SAME")
+
+
+def _grid(seed, more):
+    """Quick: the corners, sampled cases and the nan / inf / saturate variants; full adds the ``more`` variants."""
     small = dict(sizes=SPATIAL[:9], channels=CHANNELS[:6])
+    specials = with_specials(_SPECIAL, ("nan", "inf", "saturate"))
     return {
-        "quick": lambda: _CORNERS + sample(seed, 10, lambda rng: _draw(rng, 1e6, **small)),
-        "full": lambda: _CORNERS + sample(seed + 1, 160, lambda rng: _draw(rng, 2e8)),
+        "quick": lambda: _CORNERS + sample(seed, 10, lambda rng: _draw(rng, 1e6, **small)) + specials,
+        "full": lambda: (_CORNERS + sample(seed + 1, 160, lambda rng: _draw(rng, 2e8)) + specials
+                         + with_specials(_SPECIAL, more)),
     }
 
 
@@ -81,17 +104,32 @@ def _ref(name):
 
 
 MAX_POOL2D = OpSpec(
-    name="max_pool2d", family="pool", samples=_grid(30), make_arrays=_arrays,
+    name="max_pool2d", family="pool", samples=_grid(30, ("negzero", "subnormal", "huge")), make_arrays=_arrays,
     tf=_pool_tf("max_pool2d"), reference=_ref("max_pool2d"),
     flops=_flops, label=_label, tflite_ops=frozenset({"MAX_POOL_2D"}),
+    known=(Deviation(
+        frozenset({"tf-cpu", "tf-xla", "tflite-xnnpack", "tflite-builtin", "tflite-ref", "tflite-fp16",
+                   "tflite-dynamic", "tflite-runtime"}) | GPU_LANES,
+        "every float lane measured drops NaN from max pooling: each window holding a NaN (7 of 7) gives the largest "
+        "of its other values, or ±Inf (XNNPACK: -Inf at 2 windows in LiteRT 2.3, +Inf in tflite-runtime 2.14), where "
+        "the IEEE 754-2019 maximum (np.max) is NaN; TF documents no NaN rule for max_pool",
+        when=lambda p: p.get("special") == "nan",
+        symptom=lambda r: special_symptom("NUMBER", "nan")(r) and r["metrics"]["max_abs"] == 0),
+        clamps_infinity("max pool"), flushes_subnormals("max_pool2d")),
 )
 
 AVG_POOL2D = OpSpec(
-    name="avg_pool2d", family="pool", samples=_grid(31), make_arrays=_arrays,
+    name="avg_pool2d", family="pool", samples=_grid(31, ("subnormal", "huge")), make_arrays=_arrays,
     tf=_pool_tf("avg_pool2d"), reference=_ref("avg_pool2d"),
     magnitude=lambda params, inputs, consts: _ref("avg_pool2d")(params, [np.abs(inputs[0])], consts),
     scale_name="avg|x|",
     flops=_flops, label=_label, tflite_ops=frozenset({"AVERAGE_POOL_2D"}),
+    known=(Deviation(
+        frozenset({"tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime"}),
+        "XNNPACK's average pooling (LiteRT 2.3 and tflite-runtime 2.14) gives -Inf for every window holding a NaN "
+        "(7 of 7), where the mean of values including a NaN is NaN (IEEE 754)",
+        when=lambda p: p.get("special") == "nan", symptom=special_symptom("-inf", "nan")),
+        clamps_infinity("average pool")),
 )
 
 SPECS = (MAX_POOL2D, AVG_POOL2D)
