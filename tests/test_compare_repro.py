@@ -115,3 +115,19 @@ def test_repro_says_when_the_record_does_not_reproduce(run_file, tmp_path):
     (out / "repro.json").write_text(json.dumps(spec))
     edited = _run_alone(out)
     assert edited.returncode == 1 and "NOT REPRODUCED" in edited.stdout and "DIFFERENT" in edited.stdout
+
+
+def test_repro_judges_special_values_as_check_does(tmp_path):
+    """A case with NaN and ±Inf planted: the standalone script compares the special values exactly and the rest by
+    their error, so the passing record reproduces (NaN metrics would make every comparison DIFFERENT)."""
+    case = "relu[in=2x7x7x16,scale=2,special=nan]"
+    results = tmp_path / "results"
+    done = tfparity("run", "--ops", "relu", "-k", "special=nan", "--lanes", "tflite-xnnpack", "--no-timing",
+                    "--threads", "1", "--results-dir", str(results))
+    assert done.returncode == 0, done.stdout[-2000:]
+    out = tmp_path / "repro"
+    exported = tfparity("repro", case, "tflite-xnnpack", "--out", str(out), "--results-dir", str(results))
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    alone = _run_alone(out)
+    assert alone.returncode == 0, alone.stdout + alone.stderr[-2000:]
+    assert "special_mismatch" in alone.stdout and "DIFFERENT" not in alone.stdout

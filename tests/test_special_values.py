@@ -9,7 +9,7 @@ from tests.test_planted_faults import NoTiming, Planted
 from tfparity import lanes
 from tfparity.cases import Case
 from tfparity.check import check
-from tfparity.convert import ConversionRefused, calibration_data
+from tfparity.convert import ConversionRefused, calibration_data, convert
 from tfparity.metrics import errors, special_mismatch, special_reason, tolerance_used
 from tfparity.ops import REGISTRY
 from tfparity.ops.common import SATURATE, special_values
@@ -107,8 +107,9 @@ def test_calibration_never_sees_the_planted_values_and_integer_models_refuse_unq
     assert np.abs(case.arrays.inputs[0]).max() > 4 * plain  # the test input goes well past the calibrated range
     assert SATURATE == 8.0
     for special in ("nan", "inf", "negzero"):
-        with pytest.raises(ConversionRefused, match=f"special={special}"):
-            calibration_data(_case("tanh" if special == "negzero" else "relu", special))
+        for mode in ("int8", "int16x8"):
+            with pytest.raises(ConversionRefused, match=f"special={special}"):
+                convert(_case("tanh" if special == "negzero" else "relu", special), mode)
 
 
 FAULTS = {

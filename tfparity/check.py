@@ -99,7 +99,7 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
         return actual
     expected, magnitude, atol, rtol, scale_name = float_bound(case, lane, runnable.model)
     record["tolerance"] = {"atol": float(np.max(atol, initial=0.0)), "rtol": rtol, "scale": scale_name}
-    signed_zeros = case.params.get("special") == "negzero"  # -0.0 planted: zeros must carry the reference's sign
+    signed_zeros = judges_zero_signs(case)
     record["metrics"] = errors(actual, expected, magnitude, signed_zeros)
     _time(record, case, runnable, benchmark, peak_gflops)
     if lane.kind == "reference":
@@ -119,16 +119,19 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
     return actual
 
 
+def judges_zero_signs(case) -> bool:
+    """Whether zeros must carry the reference's sign: cases with -0.0 planted (``special=negzero``)."""
+    return case.params.get("special") == "negzero"
+
+
 def float_bound(case, lane, model: bytes | None):
     """(expected, magnitude, atol, rtol, scale name): what a float-output lane's op output is judged against, as
     ``|y - r| <= atol + rtol * m`` elementwise. ``r``: the op's float64 reference on the inputs the lane holds
     (float16 storage: rounded, as integer lanes are judged on theirs); ``m``: the op's error scale; the tolerance
     entry of the lane (sized to the case where the entry says so), plus the derived per-element bound of
     dynamic-range weights (``model`` holding int8 weights)."""
-    seen, expected = case.arrays.inputs, case.expected
+    seen, expected = lane.held(case.arrays.inputs), case.expected
     if lane.activations is not None:
-        with np.errstate(over="ignore"):  # beyond float16's range is infinite in the lane's storage too
-            seen = [x.astype(lane.activations).astype(x.dtype) for x in seen]
         expected = case.op.reference(case.params, seen, case.arrays.consts)
     magnitude = (case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude
                  else np.abs(expected))

@@ -56,14 +56,8 @@ def _converter(case, mode: str):
 def calibration_data(case, count: int = CALIBRATION_SAMPLES) -> list[list[np.ndarray]]:
     """Representative inputs from the case's own distribution (a model's ``calibration`` draws, where it has
     them), seeded by the case (count recorded). A ``special`` variant (tfparity/ops/common.py) alters the case's
-    test inputs only: calibration draws the plain distribution. NaN, ±Inf, -0.0 and subnormals have no integer
-    image, so those variants are refused (``huge`` and ``saturate`` run: quantization clamps them)."""
-    from tfparity.ops.common import INTEGER_SPECIALS
-
+    test inputs only: calibration draws the plain distribution."""
     params = {key: value for key, value in case.params.items() if key != "special"}
-    if params != case.params and case.params["special"] not in INTEGER_SPECIALS:
-        raise ConversionRefused(f"special={case.params['special']}: an integer model takes quantized inputs, which "
-                                f"cannot hold it (only {' and '.join(INTEGER_SPECIALS)} run on integer lanes)")
     rng = np.random.default_rng(case.seed + 1)
     draw = getattr(case.op, "calibration", None) or case.op.make_arrays
     return [draw(params, rng).inputs for _ in range(count)]
@@ -91,10 +85,23 @@ def content_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _refuse_unquantizable(case, mode: str) -> None:
+    """NaN, ±Inf, -0.0 and subnormals have no integer image: an integer model of such a ``special`` variant is
+    refused (``huge`` and ``saturate`` run: quantization clamps them). Checked before the cache, so a model cached
+    by an earlier version is never used for them."""
+    from tfparity.ops.common import INTEGER_SPECIALS
+
+    special = case.params.get("special")
+    if mode in ("int8", "int16x8") and special is not None and special not in INTEGER_SPECIALS:
+        raise ConversionRefused(f"special={special}: an integer model takes quantized inputs, which cannot hold it "
+                                f"(only {' and '.join(INTEGER_SPECIALS)} run on integer lanes)")
+
+
 def convert(case, mode: str) -> bytes:
     """The case's graph as a .tflite flatbuffer (cached). Raises ConversionRefused on refusal."""
     if mode not in MODES:
         raise ValueError(f"unknown conversion mode {mode!r}")
+    _refuse_unquantizable(case, mode)
     path = cache_dir() / f"{cache_key(case, mode)}.tflite"
     if path.exists():
         return path.read_bytes()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tfparity import lanes, quant, results
-from tfparity.check import float_bound
+from tfparity.check import float_bound, judges_zero_signs
 
 NUMERIC = ("pass", "fail", "xfail")
 
@@ -70,7 +70,8 @@ def export(case_id: str, lane: str, out: str | Path, results_dir: str = "results
     runnable = lane_spec.prepare(case, threads)
     out.mkdir(parents=True, exist_ok=True)
     spec = {"recorded": {**record, "timing": {k: v for k, v in (record.get("timing") or {}).items() if k != "samples"}},
-            "threads": threads, "versions": header["versions"], "machine": header["machine"]}
+            "threads": threads, "versions": header["versions"], "machine": header["machine"],
+            "signed_zeros": judges_zero_signs(case)}
     inputs = case.arrays.inputs
     if graph:
         spec.update(runtime="tensorflow", device=f"/{lane_spec.device}:0")

@@ -100,6 +100,14 @@ class Lane:
     capabilities = Capabilities()
     activations = None  # a storage dtype (np.float16) the lane rounds its inputs to; None: they run as given
 
+    def held(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """``inputs`` as the lane holds them: rounded to its ``activations`` storage where it has one (beyond
+        float16's range: infinite, as in the lane)."""
+        if self.activations is None:
+            return list(inputs)
+        with np.errstate(over="ignore"):
+            return [x.astype(self.activations).astype(x.dtype) for x in inputs]
+
     @property
     def judged_as(self) -> str:
         """The lane whose tolerances, deviations and exactness rules apply (a pinned lane: its base lane)."""

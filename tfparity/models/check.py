@@ -159,7 +159,7 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability):
         _integer(record, case, lane, runnable, float_tensors, threads)
         _judge_task(record, case)
     else:
-        _judge_held(record, case, lane, actual, expected)
+        _judge_held(record, case, lane, runnable, actual, expected)
     _apply_deviation(record, case.deviation(lane_name), record["outcome"] == "pass")
 
 
@@ -198,26 +198,20 @@ def _judge_task(record, case):
                   reason="" if passed else f"task {name} {value:.3g} exceeds the budget {limit:g}")
 
 
-def held_reference(case, lane, float_outputs) -> list[np.ndarray]:
-    """The float64 outputs of the model as ``lane`` holds it: float16 weights (``fp16``) or int8 weights
-    (``dynamic``) exactly as stored, inputs rounded to the lane's storage (``activations``); else the float
-    reference."""
+def held_reference(graph, lane, inputs, float_outputs) -> list[np.ndarray]:
+    """The float64 outputs of the model as ``lane`` holds it (``graph``: the model it loaded): float16 weights
+    (``fp16``) or int8 weights (``dynamic``) exactly as stored, ``inputs`` in the lane's storage (``activations``);
+    else the float reference."""
     import reference.tflite
 
-    if lane.mode in ("fp16", "dynamic"):
-        return reference.tflite.run(model_bytes(case, lane.mode), case.arrays.inputs, float64=True)
-    if lane.activations is not None:
-        seen = [x.astype(lane.activations).astype(x.dtype) for x in case.arrays.inputs]
-        return reference.tflite.run(model_bytes(case, lane.mode), seen, float64=True)
+    if lane.mode in ("fp16", "dynamic") or lane.activations is not None:
+        return reference.tflite.run(graph, lane.held(inputs), float64=True)
     return float_outputs
 
 
-def rounding_depth(model: bytes, lane) -> int:
-    """The most ops that round in ``lane``'s format on any path from an input to an output: ops with int8 weights
-    on dynamic-range lanes, every op where activations are stored in a narrower type."""
-    import reference.tflite
-
-    graph = reference.tflite.load(model)
+def rounding_depth(graph, lane) -> int:
+    """The most ops that round in ``lane``'s format on any path from an input to an output of ``graph``: ops with
+    int8 weights on dynamic-range lanes, every op where activations are stored in a narrower type."""
     depth = dict.fromkeys(graph.inputs, 0)
     for op in graph.operators:
         weights = [graph.tensors[i] for i in op.inputs[1:] if i >= 0]
@@ -226,12 +220,15 @@ def rounding_depth(model: bytes, lane) -> int:
     return max((depth.get(i, 0) for i in graph.outputs), default=0)
 
 
-def _judge_held(record, case, lane, actual, float_outputs):
+def _judge_held(record, case, lane, runnable, actual, float_outputs):
     """Float-output lanes: every output within ``atol + (rtol + per_op * depth) * max|held|`` of the float64 run of
     the model as the lane holds it (:func:`held_reference`; depth: :func:`rounding_depth`)."""
-    held = held_reference(case, lane, float_outputs)
+    import reference.tflite
+
+    graph = None if runnable.model is None else reference.tflite.load(runnable.model)
+    held = held_reference(graph, lane, case.arrays.inputs, float_outputs)
     tolerance = lookup(lane.judged_as, ["model:" + case.op.name, "model"])
-    depth = rounding_depth(model_bytes(case, lane.mode), lane) if tolerance.per_op else 0
+    depth = rounding_depth(graph, lane) if tolerance.per_op else 0
     rtol = tolerance.rtol + tolerance.per_op * depth
     against = "the float reference" if held is float_outputs else "the model as the lane holds it"
     record["tolerance"] = {**tolerance.as_record(f"max|ref| per output, against {against}"), "rtol": rtol,
