@@ -92,6 +92,14 @@ class Planted(lanes.Lane):
     def judged_as(self):
         return self.base
 
+    @property
+    def capabilities(self):
+        return lanes.LANES[self.base].capabilities
+
+    @property
+    def activations(self):
+        return lanes.LANES[self.base].activations
+
     def prepare(self, case, threads):
         runnable = lanes.LANES[self.base].prepare(case, threads)
         if self.integer:
@@ -148,11 +156,11 @@ def test_every_case_a_planted_fault_changes_turns_from_pass_to_fail(fault):
     assert caught == changed, missed
 
 
-@pytest.mark.parametrize("base", ["tflite-fp16", "tflite-dynamic"])
+@pytest.mark.parametrize("base", ["tflite-fp16", "tflite-dynamic", "litert-gpu"])
 def test_a_whole_model_scaled_at_its_tolerance_fails(base):
-    """Whole models on the float16-weights and dynamic-range lanes are judged against the model as the lane holds
-    it: a global scale error of 4x the float32 model tolerance (fp16) or of 4x the lane's depth-sized bound
-    (dynamic) must fail every model it changes."""
+    """Whole models on the float16-weights, dynamic-range and float16-arithmetic (GPU) lanes are judged against the
+    model as the lane holds it: a global scale error of 4x the bound the record states (fp16: the float32 model
+    tolerance; dynamic range and GPU: the depth-sized bound) must fail every model it changes."""
     lane = Planted(f"planted-{base}", lanes.LANES[base].kind, "scaled", base=base, fault=None,
                    mode=lanes.LANES[base].mode)
     caught, changed = [], []
