@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from report import history
 from report.format import SOFTWARE_GPU, col, fmt, lane_label, pareto, plot_js, seconds
 from report.models import model_rows
+from report.models import pages as model_pages
 from report.models import render as render_models
 from tfparity import results
 
@@ -242,7 +243,7 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None, as
     out.parent.mkdir(parents=True, exist_ok=True)  # staging beside it: the swap is a rename on one file system
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
-        common = {"nav_ops": ops, "nav_models": list(dict.fromkeys(model_rows(latest).get("model.name", []))),
+        common = {"nav_ops": ops, "nav_models": model_pages(model_rows(latest)),
                   "run": header,
                   "has_quant": "metrics.lsb_hist" in latest and latest["metrics.lsb_hist"].notna().any()}
         matrix = [{"op": op, "cells": [_cell(latest[(latest.op == op) & (latest.lane == lane)], lane)

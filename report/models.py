@@ -1,9 +1,11 @@
-"""Report pages of whole models (``--suite models``): ``models/<model>.html``, one per model.
+"""Report pages of whole models (``--suite models``): ``models/<page>.html``, one per model or per group of related
+models sharing a page (``model.page``: MTCNN's nets, its frozen graph, pyramid and detector on ``models/mtcnn.html``).
 
 Per case of the model: a lane table (outcome, task metric, median and p90 latency, size, load and first
 inference, memory, first divergent layer), accuracy versus latency per lane with the Pareto front marked
 (no other lane is both faster and more accurate), model size per lane, and for integer lanes the per-layer
 error (RMSE ÷ scale against the float model, and the op-alone LSB error) with the first divergent layer marked.
+Pipelines (the P-Net pyramid) add each lane's latency per pyramid scale; the detector its stage counts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ def model_rows(latest: pd.DataFrame) -> pd.DataFrame:
     if "model.name" not in latest:
         return latest.iloc[0:0]
     return latest[latest["model.name"].notna()]
+
+
+def pages(rows: pd.DataFrame) -> list[str]:
+    """The model pages of a run's model records, in record order."""
+    return list(dict.fromkeys(_page_column(rows))) if len(rows) else []
+
+
+def _page_column(rows: pd.DataFrame) -> pd.Series:
+    return rows["model.page"].fillna(rows["model.name"]) if "model.page" in rows else rows["model.name"]
 
 
 def _value(row, key):
@@ -44,8 +55,17 @@ def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict
                              "first": seconds(_value(row, "model.first_inference_s")),
                              "size": f"{size / 1024:.1f} KiB" if size is not None else "",
                              "memory": fmt(_value(row, "model.memory_mb"), ".1f")},
-                    "divergent": f"#{first['index']} {first['op']}: {first['exceeds']}" if first else ""})
+                    "divergent": f"#{first['index']} {first['op']}: {first['exceeds']}" if first else "",
+                    "resize": _value(row, "model.resize") or "",
+                    "stages": _stages(_value(row, "model.stage_counts"))})
     return out
+
+
+def _stages(counts: dict | None) -> str:
+    """``lane 12 → 3 → 1 · reference 12 → 3 → 1``: the detector's candidates after each stage."""
+    if not counts:
+        return ""
+    return " · ".join(f"{who} {' → '.join(str(v) for v in stages.values())}" for who, stages in counts.items())
 
 
 def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, software: set[str]) -> tuple[str, bool]:
@@ -86,25 +106,36 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, softwa
                           "text": f"{row.lane}: first divergent", "showarrow": True, "arrowhead": 2})
     layers.update_layout(annotations=marks, yaxis={"title": "LSB of the tensor's scale"}, height=420,
                          barmode="group")
+    scales = go.Figure()
+    for _, row in rows.iterrows():
+        per_scale = _value(row, "model.per_scale")
+        if per_scale and all("median_s" in r for r in per_scale):
+            scales.add_trace(go.Scatter(x=[f"{r['shape'][0]}x{r['shape'][1]}" for r in per_scale],
+                                        y=[r["median_s"] for r in per_scale], mode="lines+markers",
+                                        name=lane_label(row.lane, software)))
+    scales.update_layout(xaxis={"title": "P-Net input (pyramid scale)"},
+                         yaxis={"type": "log", "title": "median latency (s)"}, height=380)
     charts = [("scatter", scatter), ("sizes", sizes)] + ([("layers", layers)] if layers.data else [])
-    return "\n".join(plot_js(f"{div}-{name}", fig) for name, fig in charts), bool(layers.data)
+    charts += [("scales", scales)] if scales.data else []
+    return "\n".join(plot_js(f"{div}-{name}", fig) for name, fig in charts), {name for name, _ in charts}
 
 
 def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: dict, software: set[str]) -> list[str]:
     """Write ``models/<name>.html`` for every model of the run (``software``: its lanes on a software GPU, whose
     latencies say :data:`report.format.SOFTWARE_GPU`); returns the model names."""
     rows = model_rows(latest)
-    names = list(dict.fromkeys(rows["model.name"])) if len(rows) else []
+    names = pages(rows)
     for name in names:
         cases = []
-        for number, (case_id, case_rows) in enumerate(rows[rows["model.name"] == name].groupby("case_id", sort=False)):
+        for number, (case_id, case_rows) in enumerate(rows[_page_column(rows) == name].groupby("case_id", sort=False)):
             case_rows = case_rows.assign(order=case_rows.lane.map({lane: i for i, lane in enumerate(lanes)}))
             case_rows = case_rows.sort_values("order")
             spec_metric = _budget_metric(case_rows)
             lane_rows = _lane_rows(case_rows, spec_metric, software)
-            js, has_layers = _charts(lane_rows, case_rows, spec_metric, f"c{number}", software)
+            js, charts = _charts(lane_rows, case_rows, spec_metric, f"c{number}", software)
             cases.append({"id": case_id, "div": f"c{number}", "lanes": lane_rows, "metric": spec_metric, "js": js,
-                          "has_layers": has_layers, "source": case_rows.iloc[0].get("model.source", "")})
+                          "charts": charts, "source": case_rows.iloc[0].get("model.source", ""),
+                          "pipeline": any(r["resize"] for r in lane_rows)})
         write(staging / "models" / f"{name}.html", env.get_template("model.html").render(
             title=name, root="../", charts=True, cases=cases, **common))
     return names

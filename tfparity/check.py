@@ -76,6 +76,9 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
         return None
     lane = lanes_module.LANES[lane_name]
     lane_name = lane.judged_as  # tolerances, deviations and exactness: a pinned lane is judged as its base
+    if lane.models_only:
+        record.update(outcome="skip", reason=lane.models_only)
+        return None
     try:
         runnable = lane.prepare(case, threads)
     except lanes_module.Refused as exc:

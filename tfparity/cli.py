@@ -77,6 +77,8 @@ def _run_id(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tfparity import registries
+
     parser = _Parser(prog="python -m tfparity", description="TensorFlow / LiteRT conformance and benchmark suite")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log output")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -87,8 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated lane names, or a group: default, float, quant, all")
     run.add_argument("--suite", default="all", choices=sorted(SUITES),
                      help="ops, models (whole networks) or all (default)")
-    run.add_argument("--model", default=None, help="run this .tflite / .keras / SavedModel (implies --suite models)")
+    run.add_argument("--model", default=None,
+                     help="run this .tflite / .keras / SavedModel / frozen graph .pb (implies --suite models)")
     run.add_argument("--inputs", default=None, help="with --model: the inputs as a .npz (default: seeded draws)")
+    for option, text in registries.FROZEN_OPTIONS.items():
+        run.add_argument(option, default=None, help=text)
     run.add_argument("--ops", default=None, help="comma-separated op names (default: all)")
     run.add_argument("-k", dest="keyword", default=None,
                      help='select cases: and/or/not over substrings of "<case id>-<lane>", e.g. "conv2d and pad=SAME"')
@@ -130,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("--out", required=True, help="directory to write (created; must be empty if it exists)")
     repro.add_argument("--results-dir", default="results")
     repro.add_argument("--run", default=None, help="the run whose record to reproduce (default: the latest with it)")
+
+    export = sub.add_parser("export-mtcnn", help="write MTCNN as a frozen TF1 graph (pnet/, rnet/, onet/ in one .pb)")
+    export.add_argument("out", metavar="OUT.pb")
+    export.add_argument("--prelu", default="maxmin", choices=("maxmin", "neg"),
+                        help="PReLU as max(x,0)+a*min(x,0) (quantizes) or relu(x)+a*-relu(-x) (the TF1 port's Neg)")
 
     listing = sub.add_parser("list", help="list lanes or cases")
     listing.add_argument("what", choices=("lanes", "cases"))
@@ -186,8 +196,11 @@ def cmd_run(args) -> int:
     ops = _ops(args.ops)
     if args.inputs and not args.model:
         raise UsageError("--inputs needs --model")
+    arrays = registries.frozen_arrays(lambda dest: getattr(args, dest))
+    if any(arrays.values()) and not args.model:
+        raise UsageError("--input-arrays, --output-arrays and --input-shapes need --model")
     if args.model:  # a bad path or file is a one-line error here
-        args.suite, ops = "models", [registries.add_given_model(args.model, args.inputs)]
+        args.suite, ops = "models", [registries.add_given_model(args.model, args.inputs, arrays)]
     shard = parse_shard(args.shard)
     pairs = [(c, lane) for c in registries.select(args.suite, args.profile, args.seed, ops, args.limit)
              for lane in lanes
@@ -211,6 +224,7 @@ def cmd_run(args) -> int:
         argv += ["--no-timing"]
     if args.model:
         argv += ["--model", str(Path(args.model).resolve())] + (["--inputs", args.inputs] if args.inputs else [])
+        argv += [item for key, value in arrays.items() if value for item in (f"--{key.replace('_', '-')}", value)]
     elif ops:
         argv += ["--ops", ",".join(ops)]
     if args.keyword:
@@ -286,7 +300,18 @@ def cmd_repro(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "compare": cmd_compare, "repro": cmd_repro}
+def cmd_export_mtcnn(args) -> int:
+    from tfparity.models.mtcnn_graph import INPUTS, OUTPUTS, write
+
+    path = write(args.out, args.prelu)
+    print(f"wrote {path} (PReLU as {args.prelu}); run it with:\n  python -m tfparity run --model {path} "
+          f"--input-arrays {','.join(INPUTS.values())} --output-arrays {','.join(OUTPUTS)} "
+          f"--input-shapes pnet/input=1x96x96x3")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "compare": cmd_compare, "repro": cmd_repro,
+            "export-mtcnn": cmd_export_mtcnn}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,12 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-MODES = ("float", "fp16", "dynamic", "int8", "int16x8")
+MODES = ("float", "fp16", "dynamic", "int8", "int16x8", "uint8", "uint8-dummy")
+UINT8_MODES = ("uint8", "uint8-dummy")  # legacy uint8: calibrated ranges, or the dummy default ranges
 CALIBRATION_SAMPLES = 16
 
 
 class ConversionRefused(Exception):
     """The converter refused the graph (e.g. an op it cannot lower to a builtin)."""
+
+
+class ShapeLost(Exception):
+    """The converted model's inputs do not have the shapes the conversion was asked for (a finding, not a crash)."""
 
 
 def cache_dir() -> Path:
@@ -30,12 +35,23 @@ def cache_dir() -> Path:
 
 
 def _converter(case, mode: str):
+    """A frozen graph (``case.op.frozen``) through the v1 ``from_frozen_graph``, as are uint8 models (any model
+    frozen first: the legacy path exists only there); else the TF function through ``from_concrete_functions``."""
     import tensorflow as tf
 
-    fn = case.op.tf(case.params, case.arrays.consts)
-    signature = [tf.TensorSpec(x.shape, tf.as_dtype(x.dtype)) for x in case.arrays.inputs]
-    concrete = tf.function(fn, input_signature=signature).get_concrete_function()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    from tfparity import frozen
+
+    graph, shapes = getattr(case.op, "frozen", None), [x.shape for x in case.arrays.inputs]
+    if mode in UINT8_MODES:
+        graph = graph or frozen.freeze(case.op.tf(case.params, case.arrays.consts), case.arrays.inputs)
+        return frozen.uint8_converter(graph, shapes, calibration_data(case) if mode == "uint8" else None)
+    if graph is not None:
+        converter = graph.converter(shapes)
+    else:
+        fn = case.op.tf(case.params, case.arrays.consts)
+        signature = [tf.TensorSpec(x.shape, tf.as_dtype(x.dtype)) for x in case.arrays.inputs]
+        concrete = tf.function(fn, input_signature=signature).get_concrete_function()
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
     if mode != "float":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "fp16":  # float16 weights, float32 activations
@@ -104,7 +120,7 @@ def convert(case, mode: str) -> bytes:
     _refuse_unquantizable(case, mode)
     path = cache_dir() / f"{cache_key(case, mode)}.tflite"
     if path.exists():
-        return path.read_bytes()
+        return _shapes_kept(case, path.read_bytes())
     from tensorflow.lite.python.convert_phase import ConverterError
 
     try:
@@ -118,6 +134,21 @@ def convert(case, mode: str) -> bytes:
             raise
         raise ConversionRefused(first_line(exc)) from None
     store(path, model)
+    return _shapes_kept(case, model)
+
+
+def _shapes_kept(case, model: bytes) -> bytes:
+    """``model``, or :class:`ShapeLost` naming each input of a frozen graph converted to another shape than asked."""
+    if getattr(case.op, "frozen", None) is None:
+        return model
+    from reference.tflite import load
+    from tfparity.frozen import lost_shapes
+
+    graph = load(model)
+    lost = lost_shapes([x.shape for x in case.arrays.inputs], case.op.frozen.inputs,
+                       [graph.tensors[i].shape for i in graph.inputs])
+    if lost:
+        raise ShapeLost("the conversion lost an input shape: " + "; ".join(lost))
     return model
 
 

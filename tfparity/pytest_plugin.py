@@ -44,6 +44,8 @@ def pytest_addoption(parser):
                     "(0: none); a case over it ends as a crash record")
     group.addoption("--model", default=None, help="a .tflite, .keras or SavedModel to run (suites/test_models.py)")
     group.addoption("--inputs", default=None, help="with --model: its inputs as a .npz (default: seeded draws)")
+    for option, text in registries.FROZEN_OPTIONS.items():
+        group.addoption(option, default=None, help=text)
 
 
 def _marker(name: str) -> str:
@@ -63,7 +65,8 @@ def pytest_configure(config):
         ops = config.getoption("ops")
         config.tfparity_ops = [o.strip() for o in ops.split(",") if o.strip()] if ops else None
         if config.getoption("model"):
-            config.tfparity_ops = [registries.add_given_model(config.getoption("model"), config.getoption("inputs"))]
+            config.tfparity_ops = [registries.add_given_model(config.getoption("model"), config.getoption("inputs"),
+                                                              registries.frozen_arrays(config.getoption))]
         registries.check_names(config.tfparity_ops)
         matches("", config.getoption("select"))  # validates the expression
         config.tfparity_shard = parse_shard(config.getoption("shard"))

@@ -31,7 +31,7 @@ import numpy as np
 PATH_LSB = 1
 RMS_LSB = 0.5
 RMSE_RED_FLAG = 0.7
-EXACT_LANES = frozenset({"tflite-int8-ref"})
+EXACT_LANES = frozenset({"tflite-int8-ref", "tflite-uint8-ref"})
 # (lane, builtin op) computed with arithmetic of its own: judged per element against the float reference.
 OWN_ARITHMETIC = {
     ("tflite-int8", "RESIZE_BILINEAR"): "XNNPACK resizes with Q11 weights lrintf(a*2048) and (acc + 2^21) >> 22, not "

@@ -4,6 +4,12 @@ plugin and its crash records, and registers a bring-your-own ``--model``."""
 
 from __future__ import annotations
 
+FROZEN_OPTIONS = {  # --model GRAPH.pb: the frozen graph's arrays (command line and pytest alike)
+    "--input-arrays": "with --model GRAPH.pb: its input placeholders, comma-separated",
+    "--output-arrays": "with --model GRAPH.pb: its output nodes, comma-separated",
+    "--input-shapes": "with --model GRAPH.pb: NAME=1x24x24x3,... where the graph leaves a dimension unknown",
+}
+
 
 def registries(suite: str = "all") -> list:
     from tfparity.models import MODELS
@@ -27,11 +33,17 @@ def select(suite: str, profile: str, seed: int, names: list[str] | None = None, 
     return [c for r, ops in wanted if ops is None or ops for c in r.select(profile, seed, ops=ops, limit=limit)]
 
 
-def add_given_model(path: str, inputs_file: str | None = None) -> str:
-    """Register the model file ``path`` (``--model``; replacing an earlier one) in the model registry and
-    return its name. A bad path or file raises ValueError with one line."""
+def frozen_arrays(get) -> dict:
+    """``input_arrays``, ``output_arrays``, ``input_shapes`` read with ``get(dest)`` (argparse or pytest options)."""
+    return {option[2:].replace("-", "_"): get(option[2:].replace("-", "_")) for option in FROZEN_OPTIONS}
+
+
+def add_given_model(path: str, inputs_file: str | None = None, arrays: dict | None = None) -> str:
+    """Register the model file ``path`` (``--model``; replacing an earlier one; ``arrays``: a frozen graph's
+    ``input_arrays``, ``output_arrays``, ``input_shapes``) in the model registry and return its name. A bad path
+    or file raises ValueError with one line."""
     from tfparity.models import MODELS, byo
 
     MODELS.specs.pop(byo.NAME, None)
-    MODELS.add(byo.given_model(path, inputs_file))
+    MODELS.add(byo.given_model(path, inputs_file, arrays))
     return byo.NAME

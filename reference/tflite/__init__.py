@@ -3,10 +3,11 @@
 ``run(model, inputs, *, float64=False)`` returns the output arrays; ``run_all`` (same arguments) returns them
 with a dict of every tensor computed, keyed by tensor name, to locate where a model's error starts. ``model``
 is bytes, a path, or a :class:`Graph` from :func:`load`; ``inputs`` a list in the model's input order or a dict
-keyed by input tensor name. Float graphs run in float32 semantics (each op's result rounded to float32;
-``float64=True``: kept in float64, an exact reference); int8 graphs and int16x8 graphs (16-bit activations,
-8-bit weights) reproduce LiteRT's reference kernels (``OpResolverType.BUILTIN_REF``) bit for bit. An op without
-a kernel raises NotImplementedError naming it.
+keyed by input tensor name. Float graphs run in float32 semantics (each op's result rounded to float32; float32
+CONV_2D and FULLY_CONNECTED sum in float32 in LiteRT's order; ``float64=True``: kept in float64, an exact reference);
+int8 graphs, int16x8 graphs (16-bit activations, 8-bit weights) and legacy uint8 graphs (TF v1 converter,
+asymmetric uint8 activations and weights) reproduce LiteRT's reference kernels (``OpResolverType.BUILTIN_REF``)
+bit for bit. An op without a kernel raises NotImplementedError naming it.
 
 Modules: ``model`` (flatbuffer → :class:`Graph`), ``executor`` (op loop, kernel registry), ``fixedpoint``
 (integer arithmetic), ``quantization`` (quantization helpers, QUANTIZE / DEQUANTIZE) and the kernels by family:

@@ -203,17 +203,38 @@ def _softmax_int16(x, x_t, beta):
     return np.clip((e * reciprocal + (np.int64(1) << (right - 1))) >> right, 0, 32767).astype(np.int16)
 
 
+def _softmax_uint8(x, x_t, beta):
+    """reference_ops::Softmax (uint8, output scale 1/256, zero point 0), gemmlowp fixed point. Prepare
+    (PreprocessSoftmaxScaling, 5 integer bits): ``m, sh = QuantizeMultiplier(min(beta * s_in * 2^26, 2^31 - 1))``
+    in double; ``diff_min = -floor(31 * 2^26 / 2^sh)``. Per row, ``d = q - max``; ``e = exp_on_negative_values(
+    srdhm(d << sh, m))`` (Q5.26 → Q0.31) where ``d >= diff_min``; ``S = Σ rdbpot(e, 12)`` (Q12.19), ``h`` its leading
+    zero bits; ``r = one_over_one_plus_x((S << h) - 2^31)``; ``out = clamp(rdbpot(srdhm(r, e), 12 - h + 23), 0, 255)``,
+    0 where ``d < diff_min``."""
+    real = min(np.float64(beta) * np.float64(x_t.scale[0]) * 2.0**26, 2.0**31 - 1)
+    m, shift = (int(v) for v in fx.quantize_multiplier(real))
+    diff = x.astype(np.int64) - x.max(axis=-1, keepdims=True).astype(np.int64)
+    valid = diff >= -int(np.floor(31 * 2.0**26 / 2.0**shift))
+    e = np.where(valid, fx.exp_on_negative_values(fx.srdhm(np.where(valid, diff, 0) << shift, m), 5), 0)
+    total = fx.rdbpot(e, 12).sum(axis=-1, keepdims=True)
+    headroom = 32 - np.frexp(total.astype(np.float64))[1]  # leading zeros of the positive uint32 sum
+    reciprocal = fx.one_over_one_plus_x((total << headroom) - 2**31)
+    out = fx.rdbpot(fx.srdhm(reciprocal, e), 12 - headroom + 31 - 8)
+    return np.where(valid, np.clip(out, 0, 255), 0).astype(np.uint8)
+
+
 def softmax(ctx, op):
     """Along the last axis. int8 (measured on LiteRT 2.3's BUILTIN_REF, which runs the table kernel, not the
     fixed-point one of reference/softmax.h): ``t[k] = float32(exp(-s_in * beta * k))`` for ``k = max - q``; float32
-    sum in index order; ``q_out = round_half_away(t * (1 / (sum * s_out))) + zp_out``, clamped. int16: see
-    :func:`_softmax_int16`."""
+    sum in index order; ``q_out = round_half_away(t * (1 / (sum * s_out))) + zp_out``, clamped. uint8 (measured:
+    the fixed-point kernel): :func:`_softmax_uint8`. int16: see :func:`_softmax_int16`."""
     x_t, out_t, x = _unary(ctx, op)
     beta = op.options.Beta()
     if not x_t.quantized:
         return ctx.float_out(nn.softmax(x, axis=-1, beta=beta))
     if x_t.dtype == np.int16:
         return _softmax_int16(x, x_t, beta)
+    if x_t.dtype == np.uint8:
+        return _softmax_uint8(x, x_t, beta)
     _int8_only(op, x_t)
     q = x.astype(np.int64)
     table = np.exp((F32(-x_t.scale[0] * F32(beta)) * np.arange(256, dtype=F32)).astype(np.float64)).astype(F32)

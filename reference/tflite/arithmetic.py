@@ -1,11 +1,14 @@
-"""ADD, SUB and MUL, with numpy broadcasting and fused activations.
+"""ADD, SUB, MUL, MINIMUM, MAXIMUM and NEG, with numpy broadcasting and fused activations.
 
-Sources: tflite/kernels/{add,sub,mul}.cc, internal/reference/{add,sub}.h, reference/integer_ops/mul.h.
-- ADD / SUB, int8 and int16 (scales not all powers of two): ``left = 20`` (int8) or ``15`` (int16),
+Sources: tflite/kernels/{add,sub,mul,maximum_minimum,neg}.cc, internal/reference/{add,sub}.h,
+reference/integer_ops/mul.h.
+- ADD / SUB, uint8, int8 and int16 (scales not all powers of two): ``left = 20`` (8-bit) or ``15`` (int16),
   ``t = 2 * max(s1, s2)``; ``a_i = multiply((q_i - zp_i) << left, m_i, sh_i)`` with ``m_i`` from ``s_i / t``;
   the result is ``multiply(a_1 ± a_2, m, sh) + zp_out`` with ``m`` from ``t / (2^left * s_out)``, clamped.
-- MUL, int8 and int16: ``multiply((q1 - zp1) * (q2 - zp2), m, sh) + zp_out`` with ``m`` from
+- MUL, uint8, int8 and int16: ``multiply((q1 - zp1) * (q2 - zp2), m, sh) + zp_out`` with ``m`` from
   ``float32(s1 * s2 / s_out)``, clamped.
+- MINIMUM / MAXIMUM: ``b < a ? b : a`` / ``a < b ? b : a`` (std::min / std::max) on the values as stored, raw
+  integers for quantized tensors (the converter gives inputs and output one quantization); NEG: ``-x``.
 """
 
 from __future__ import annotations
@@ -59,4 +62,20 @@ def mul(ctx, op):
     return saturate(out, out_t, activation_range(activation, out_t))
 
 
-KERNELS = {"ADD": _add_sub(1), "SUB": _add_sub(-1), "MUL": mul}
+def _select(pick_b):
+    def kernel(ctx, op):
+        a, b = (v for _, v in _operands(ctx, op))
+        return np.where(pick_b(a, b), b, a).astype(ctx.tensor(op.outputs[0]).dtype)
+
+    return kernel
+
+
+def neg(ctx, op):
+    x_t, x = ctx.tensor(op.inputs[0]), ctx.value(op.inputs[0])
+    if x_t.quantized:
+        raise NotImplementedError(f"reference.tflite has no quantized kernel for {op.name}")
+    return -x
+
+
+KERNELS = {"ADD": _add_sub(1), "SUB": _add_sub(-1), "MUL": mul, "MINIMUM": _select(lambda a, b: b < a),
+           "MAXIMUM": _select(lambda a, b: a < b), "NEG": neg}

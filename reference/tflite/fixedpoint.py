@@ -72,3 +72,45 @@ def multiply_int64(x, multiplier, shift):
     reduced = np.where(multiplier < 0x7FFF0000, (multiplier + (1 << 15)) >> 16, 0x7FFF)
     total = 15 - np.asarray(shift, np.int64)
     return (np.asarray(x, np.int64) * reduced + (np.int64(1) << (total - 1))) >> total
+
+
+def saturating_shift(x, exponent: int, bits: int = 32):
+    """SaturatingRoundingMultiplyByPOT: ``x * 2^exponent`` saturated to ``bits`` bits (``exponent >= 0``), else
+    ``rdbpot(x, -exponent)``."""
+    if exponent <= 0:
+        return rdbpot(x, -exponent)
+    return np.clip(np.asarray(x, np.int64) << exponent, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def exp_on_negative_values(a, integer_bits: int):
+    """gemmlowp ``exp_on_negative_values``: ``exp(a)`` in Q0.31 of ``a <= 0`` in Q``integer_bits``.(31-``integer_bits``)
+    (``integer_bits <= 5``). ``r = a mod 1/4 - 1/4``; ``exp(r)`` by the Taylor expansion at ``-1/8``:
+    ``c + c * (x + ((x^4/4 + x^3) / 3 + x^2) / 2)``, ``x = r + 1/8``, ``c = exp(-1/8)``, products ``srdhm``;
+    then for each set bit ``2^k`` (``k = -2..integer_bits-1``) of ``r - a`` a product with ``exp(-2^k)``;
+    ``exp(0) = 2^31 - 1``."""
+    a = np.asarray(a, np.int64)
+    fractional = 31 - integer_bits
+    quarter = 1 << (fractional - 2)
+    remainder_raw = (a & (quarter - 1)) - quarter
+    x = saturating_shift(remainder_raw, integer_bits) + (1 << 28)
+    x2 = srdhm(x, x)
+    x3, x4 = srdhm(x2, x), srdhm(x2, x2)
+    poly = rdbpot(srdhm(rdbpot(x4, 2) + x3, 715827883) + x2, 1)
+    result = 1895147668 + srdhm(1895147668, x + poly)
+    remainder = remainder_raw - a
+    for k, multiplier in zip(range(-2, integer_bits), (1672461947, 1302514674, 790015084, 290630308, 39332535,
+                                                       720401, 242)):
+        result = np.where(remainder & (1 << (fractional + k)), srdhm(result, multiplier), result)
+    return np.where(a == 0, 2**31 - 1, result)
+
+
+def one_over_one_plus_x(a):
+    """gemmlowp ``one_over_one_plus_x_for_x_in_0_1``: ``1 / (1 + a)`` of Q0.31 ``a`` in ``[0, 1)``, in Q0.31.
+    ``d = (a + 2^31 - 1)`` halved rounding away; Newton-Raphson in Q2.29 from ``48/17 - 32/17 * d``, three steps
+    ``x += sat_shift(x * (1 - d * x), 2)``; the result ``sat_shift(x, 1)``."""
+    total = np.asarray(a, np.int64) + 2**31 - 1
+    half = trunc_div(total + np.where(total >= 0, 1, -1), 2)
+    x = 1515870810 + srdhm(half, -1010580540)
+    for _ in range(3):
+        x = x + saturating_shift(srdhm(x, (1 << 29) - srdhm(half, x)), 2)
+    return saturating_shift(x, 1)

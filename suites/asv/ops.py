@@ -35,6 +35,8 @@ class _OpBenchmark:
         available, why = spec.available()
         if not available:
             raise NotImplementedError(why)
+        if spec.models_only:
+            raise NotImplementedError(spec.models_only)
         if spec.capabilities.where != "process":  # asv's clock would span the pipe: `tfparity run` times these
             raise NotImplementedError(f"{lane} runs in a worker process that times its own rounds")
         if "graph" in spec.capabilities.formats:

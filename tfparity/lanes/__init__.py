@@ -41,6 +41,12 @@ LANES: dict[str, Lane] = {lane.name: lane for lane in (
                resolver="builtin"),
     TfliteLane("tflite-int8-ref", "quant", "full-integer int8, reference kernels", mode="int8", resolver="ref"),
     TfliteLane("tflite-int16x8", "quant", "int16 activations, int8 weights, default resolver", mode="int16x8"),
+    TfliteLane("tflite-uint8", "quant", "legacy uint8 (v1 converter, calibrated ranges), default XNNPACK delegate",
+               mode="uint8"),
+    TfliteLane("tflite-uint8-ref", "quant", "legacy uint8 (v1 converter, calibrated ranges), reference kernels",
+               mode="uint8", resolver="ref"),
+    TfliteLane("tflite-uint8-dummy", "quant", "legacy uint8 with dummy default_ranges_stats (-1, 1), default XNNPACK "
+               "delegate", mode="uint8-dummy"),
     WorkerLane("litert-gpu", "float", "LiteRT CompiledModel on the GPU accelerator, its default (fp16) precision",
                runtime="compiled", accelerator="gpu"),
     WorkerLane("litert-gpu-f32", "float", "LiteRT CompiledModel on the GPU accelerator, enforce_f32",

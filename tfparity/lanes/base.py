@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reference.tflite.fixedpoint import round_half_away
-from tfparity.convert import ConversionRefused, convert
+from tfparity.convert import UINT8_MODES, ConversionRefused, convert
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class Runnable:
     """A prepared (built or converted) case on one lane. Converted models also give their model bytes;
     integer models the quantization of inputs and output, and the raw integer output. ``timer`` is set by
     lanes that time their own rounds (out-of-process workers): ``timer(min_rounds, max_time, warmup_iterations)``
-    returns seconds per call of each round."""
+    returns seconds per call of each round. ``resize(shapes)`` re-plans the model for inputs of other shapes
+(``Interpreter.resize_tensor_input`` + ``allocate_tensors``; TF: a retrace), where the lane can."""
 
     set_inputs: Callable[[list[np.ndarray]], None]
     invoke: Callable[[], None]
@@ -53,6 +54,7 @@ class Runnable:
     raw_output: Callable[[], np.ndarray] | None = None
     outputs: Callable[[], list[np.ndarray]] | None = None  # every output, in the model's order (dequantized)
     timer: Callable[[int, float, int], dict] | None = None
+    resize: Callable[[list[tuple[int, ...]]], None] | None = None  # re-plan for other input shapes (None: cannot)
 
 
 class Refused(Exception):
@@ -107,6 +109,14 @@ class Lane:
             return list(inputs)
         with np.errstate(over="ignore"):
             return [x.astype(self.activations).astype(x.dtype) for x in inputs]
+
+    @property
+    def models_only(self) -> str:
+        """Why the lane runs whole models only ('' when it runs op cases too)."""
+        if self.mode in UINT8_MODES:
+            return ("the legacy uint8 path is judged on whole models (the networks it is used for, `--suite models`); "
+                    "op cases run on the int8 lanes")
+        return ""
 
     @property
     def judged_as(self) -> str:

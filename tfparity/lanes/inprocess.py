@@ -99,12 +99,19 @@ class TfLane(Lane):
             tf.config.experimental.enable_tensor_float_32_execution(False)
             settings["tf32"] = tf.config.experimental.tensor_float_32_execution_enabled()
         device = f"/{self.device}:0"
-        with tf.device(device):
-            fn = tf.function(case.op.tf(case.params, case.arrays.consts), jit_compile=self.xla,
-                             input_signature=[tf.TensorSpec(x.shape, tf.as_dtype(x.dtype))
-                                              for x in case.arrays.inputs])
         state = {}
         sync = tf.test.experimental.sync_devices if self.device == "GPU" else (lambda: None)
+
+        traced = {}
+
+        def resize(shapes):  # one traced function per set of input shapes
+            key = tuple(map(tuple, shapes))
+            if key not in traced:
+                with tf.device(device):
+                    traced[key] = tf.function(case.op.tf(case.params, case.arrays.consts), jit_compile=self.xla,
+                                              input_signature=[tf.TensorSpec(shape, tf.as_dtype(x.dtype))
+                                                               for shape, x in zip(shapes, case.arrays.inputs)])
+            state["fn"] = traced[key]
 
         def set_inputs(inputs):
             with tf.device(device):
@@ -112,7 +119,7 @@ class TfLane(Lane):
 
         def invoke():
             with tf.device(device):
-                state["out"] = fn(*state["inputs"])
+                state["out"] = state["fn"](*state["inputs"])
             sync()
 
         def run_first(inputs):
@@ -126,9 +133,11 @@ class TfLane(Lane):
                                   f"for XLA_{self.device}_JIT") from None
                 raise
 
+        resize([x.shape for x in case.arrays.inputs])
         run_first(case.arrays.inputs)  # compile now, so XLA refusals surface as `unsupported`
         return Runnable(set_inputs=set_inputs, invoke=invoke, output=lambda: state["out"].numpy(),
-                        settings=settings, outputs=lambda: [t.numpy() for t in tf.nest.flatten(state["out"])])
+                        settings=settings, outputs=lambda: [t.numpy() for t in tf.nest.flatten(state["out"])],
+                        resize=resize)
 
 
 RESOLVERS = {
@@ -188,6 +197,11 @@ class TfliteLane(Lane):
         def raw():
             return it.get_tensor(outs[0]["index"])
 
+        def resize(shapes):
+            for detail, shape in zip(ins, shapes):
+                it.resize_tensor_input(detail["index"], list(shape))
+            it.allocate_tensors()
+
         def outputs():
             values = [it.get_tensor(d["index"]) for d in outs]
             return [v if q is None else q.dequantize(v).astype(np.float32) for v, q in zip(values, every_quant)]
@@ -196,7 +210,7 @@ class TfliteLane(Lane):
             return Runnable(
                 set_inputs=lambda inputs: [it.set_tensor(d["index"], x) for d, x in zip(ins, inputs)],
                 invoke=it.invoke, output=raw, tflite_ops=model_ops(model), settings=settings, model=model,
-                outputs=outputs)
+                outputs=outputs, resize=resize)
 
         def set_inputs(inputs):
             for detail, q, x in zip(ins, in_quant, inputs):
@@ -206,7 +220,7 @@ class TfliteLane(Lane):
             set_inputs=set_inputs,
             invoke=it.invoke, output=lambda: out_quant.dequantize(raw()).astype(np.float32),
             tflite_ops=model_ops(model), settings={**settings, "calibration_samples": CALIBRATION_SAMPLES},
-            model=model, input_quant=in_quant, output_quant=out_quant, raw_output=raw, outputs=outputs)
+            model=model, input_quant=in_quant, output_quant=out_quant, raw_output=raw, outputs=outputs, resize=resize)
 
 
 def _quantization(detail: dict) -> Quantization | None:

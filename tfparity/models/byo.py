@@ -1,4 +1,6 @@
-"""Bring your own model: ``--model PATH`` (a ``.tflite`` file, a ``.keras`` file or a SavedModel directory).
+"""Bring your own model: ``--model PATH`` (a ``.tflite`` file, a ``.keras`` file, a SavedModel directory, or a frozen
+TF1 graph ``.pb`` with ``--input-arrays``, ``--output-arrays`` and, where the graph leaves a dimension other than the
+batch unknown, ``--input-shapes NAME=1x24x24x3,...``).
 
 A ``.tflite`` runs as it is on the TFLite lanes of its kind (a float file on the float resolvers, an int8
 or int16x8 file on the integer ones), with ``reference.tflite`` as the reference; a Keras or SavedModel is
@@ -23,12 +25,15 @@ NAME = "given"
 MODES = {np.dtype(np.int8): "int8", np.dtype(np.int16): "int16x8"}
 
 
-def given_model(path: str, inputs_file: str | None = None) -> ModelSpec:
-    """The spec of the model at ``path``; a path that cannot be read raises ValueError (one line)."""
+def given_model(path: str, inputs_file: str | None = None, arrays: dict | None = None) -> ModelSpec:
+    """The spec of the model at ``path``; a path that cannot be read raises ValueError (one line). ``arrays``: a
+    frozen graph's ``input_arrays``, ``output_arrays`` and ``input_shapes`` as given on the command line."""
     location = Path(path)
     if not location.exists():
         raise ValueError(f"--model: {path} does not exist")
     given = _load_inputs(inputs_file) if inputs_file else None
+    if location.suffix != ".pb" and any((arrays or {}).values()):
+        raise ValueError("--input-arrays, --output-arrays and --input-shapes apply to a frozen graph (.pb) only")
     label = {"file": location.name}
     common = dict(name=NAME, samples={"quick": lambda: [label], "full": lambda: [label]}, task=fidelity,
                   budget=("rel_rmse", 0.05), source=f"--model {path}", model_file=str(location))
@@ -44,9 +49,64 @@ def given_model(path: str, inputs_file: str | None = None) -> ModelSpec:
         mode = MODES.get(np.dtype(graph.tensors[graph.inputs[0]].dtype), "float")
         return TfliteSpec(**common, build=_no_graph, make_arrays=_drawer(specs, given), tflite_bytes=blob,
                           tflite_mode=mode)
+    if location.suffix == ".pb":
+        graph, shapes = _frozen(location, arrays or {})
+        return ModelSpec(**common, build=_no_graph, frozen=graph,
+                         make_arrays=_drawer([(shape, None) for shape in shapes], given))
     model = _keras(location)
     specs = [(tuple(t.shape), None) for t in model.inputs]
     return ModelSpec(**common, build=lambda params: model, make_arrays=_drawer(specs, given))
+
+
+def _frozen(location: Path, arrays: dict):
+    """The frozen graph at ``location`` through the given arrays, and each input's shape: ``--input-shapes``, else
+    the graph's with an unknown batch as 1. ValueError (one line) lists the graph's placeholders and candidate
+    outputs when arrays are missing or unknown, and asks for ``--input-shapes`` where the graph leaves a non-batch
+    dimension unknown (a converter would silently fix it to 1)."""
+    from tfparity.frozen import FrozenGraph, placeholders, sinks
+
+    blob = location.read_bytes()
+    try:
+        graph = FrozenGraph(lambda: blob, (), ())
+        graph_def = graph.graph_def()
+    except Exception as exc:  # noqa: BLE001 - whatever protobuf raises: not a GraphDef
+        raise ValueError(f"--model: {location} is not a frozen GraphDef ({type(exc).__name__})") from None
+    found = {name: (shape, dtype) for name, shape, dtype in placeholders(graph_def)}
+    listing = (f"its placeholders: {', '.join(f'{n} {list(s) if s else s} {d}' for n, (s, d) in found.items())}; "
+               f"nodes nothing consumes: {', '.join(sinks(graph_def)[:12])}")
+    inputs, outputs = (tuple(n.strip() for n in (arrays.get(k) or "").split(",") if n.strip())
+                       for k in ("input_arrays", "output_arrays"))
+    if not inputs or not outputs:
+        raise ValueError(f"--model {location.name} is a frozen graph: give --input-arrays and --output-arrays; "
+                         f"{listing}")
+    nodes = {node.name for node in graph_def.node}
+    unknown = [n for n in inputs if n not in found] + [n for n in outputs if n not in nodes]
+    if unknown:
+        raise ValueError(f"--model {location.name}: no placeholder or node {', '.join(unknown)}; {listing}")
+    asked = _shapes(arrays.get("input_shapes") or "", inputs)
+    shapes = []
+    for name in inputs:
+        shape = asked.get(name) or found[name][0]
+        if shape is None or any(d < 0 for d in shape[1:]):
+            raise ValueError(f"--model {location.name}: {name} is {list(shape) if shape else 'of unknown rank'} in "
+                             f"the graph; give --input-shapes {name}=1x...: a converter fixes unknown dimensions "
+                             f"to 1 and the model then runs at that size")
+        shapes.append((1 if shape[0] < 0 else shape[0], *shape[1:]))
+    return FrozenGraph(lambda: blob, inputs, outputs), shapes
+
+
+def _shapes(text: str, inputs) -> dict[str, tuple[int, ...]]:
+    """``NAME=1x24x24x3,NAME2=...`` → {name: shape}."""
+    shapes = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, dims = item.partition("=")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.split("x"))
+        except ValueError:
+            raise ValueError(f"--input-shapes: {item!r} is not NAME=DxDxD") from None
+        if name not in inputs:
+            raise ValueError(f"--input-shapes: {name} is not one of --input-arrays ({', '.join(inputs)})")
+    return shapes
 
 
 class TfliteSpec(ModelSpec):
@@ -59,7 +119,7 @@ class TfliteSpec(ModelSpec):
 
 
 def _no_graph(params):
-    raise ValueError("a .tflite file has no Keras model")
+    raise ValueError("a .tflite file or frozen graph has no Keras model")
 
 
 def _keras(location: Path):
@@ -93,7 +153,12 @@ def _drawer(specs, given):
                                                for x, (s, _) in zip(given, specs)):
                 raise ValueError(f"--inputs: shapes {[x.shape for x in given]}, the model takes "
                                  f"{[tuple(s) for s, _ in specs]}")
-            return Arrays([x.astype(np.float32) for x in given], {})
+            wide = [i for i, x in enumerate(given) if x.dtype != np.float32]
+            if wide:
+                raise ValueError(f"--inputs: input {wide[0]} is {given[wide[0]].dtype}; the model's inputs are float32 "
+                                 "(LiteRT refuses other types, e.g. 'Got value of type FLOAT64 but expected type "
+                                 "FLOAT32'): save the arrays as float32")
+            return Arrays(list(given), {})
         return Arrays([_draw(rng, shape, tensor) for shape, tensor in specs], {})
 
     return make_arrays

@@ -32,10 +32,13 @@ import numpy as np
 
 from tfparity import lanes as lanes_module
 from tfparity.check import BASELINE, _apply_deviation, _one_line, base_record
+from tfparity.convert import UINT8_MODES
 from tfparity.metrics import errors, tolerance_used
 from tfparity.quant import EXACT_LANES, PATH_LSB
 from tfparity.timing import measure
 from tfparity.tolerances import lookup
+
+INTEGER_MODES = ("int8", "int16x8", *UINT8_MODES)
 
 
 class NotApplicable(Exception):
@@ -45,9 +48,20 @@ class NotApplicable(Exception):
 def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availability: tuple[bool, str]) -> dict:
     started = time.perf_counter()
     record = base_record(case, lane, run_id)
-    record["model"] = {"name": case.op.name, "source": case.op.source, "budget": list(case.op.budget)}
+    record["model"] = {"name": case.op.name, "source": case.op.source, "budget": list(case.op.budget),
+                       "page": case.op.page or case.op.name}
     try:
-        _evaluate(record, case, lane, benchmark, threads, availability)
+        if case.op.pipeline and availability[0]:
+            from tfparity.models.pipeline import evaluate
+
+            evaluate(record, case, lanes_module.LANES[lane], benchmark, threads)
+            if record["outcome"] in ("pass", "fail"):
+                _apply_deviation(record, case.deviation(lanes_module.LANES[lane].judged_as),
+                                 record["outcome"] == "pass")
+        else:
+            _evaluate(record, case, lane, benchmark, threads, availability)
+    except lanes_module.Refused as exc:
+        record.update(outcome="unsupported", reason=str(exc))
     except NotApplicable as exc:
         record.update(outcome="skip", reason=str(exc))
     except lanes_module.WorkerCrashed as exc:  # the lane's worker process died: this model, not the run
@@ -114,7 +128,8 @@ def _prepare(case, lane, threads):
     if "graph" in formats:
         start = time.perf_counter()
         runnable = lane.prepare(case, threads)
-        weights = sum(int(np.prod(w.shape)) for w in case.op.build(case.params).weights) * 4
+        weights = (len(case.op.frozen.graph_bytes) if case.op.frozen is not None else
+                   sum(int(np.prod(w.shape)) for w in case.op.build(case.params).weights) * 4)
         return runnable, weights, time.perf_counter() - start
     raise NotApplicable(f"lane {lane.name} does not run whole models")
 
@@ -155,7 +170,7 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability):
     if lane.kind == "reference":
         record.update(outcome="baseline", reason=BASELINE)
         return
-    if lane.mode in ("int8", "int16x8"):
+    if lane.mode in INTEGER_MODES:
         _integer(record, case, lane, runnable, float_tensors, threads)
         _judge_task(record, case)
     else:

@@ -14,7 +14,7 @@ from functools import cache
 import numpy as np
 
 from tfparity.cases import Arrays
-from tfparity.models.spec import ModelSpec
+from tfparity.models.spec import ModelSpec, dummy_ranges
 from tfparity.models.tasks import classification
 
 TRAINING = {"epochs": 30, "batch": 32, "seed": 0, "test_size": 0.25, "lr": 3e-3}
@@ -91,4 +91,5 @@ SPEC = ModelSpec(
     budget=("top1_drop", 0.02),
     source="trained here on sklearn.datasets.load_digits (seeded, cached)",
     calibration=_calibration,
+    known=(dummy_ranges("top1_drop", 0.7, 0.589),),
 )

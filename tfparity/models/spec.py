@@ -2,7 +2,8 @@
 
 A spec quacks like an :class:`~tfparity.cases.OpSpec` where the shared pipeline needs it (``tf``,
 ``make_arrays``, ``label``, ``known``; so :mod:`tfparity.convert` and the lanes convert and run it
-unchanged) and adds what only models have: a Keras ``build``, several outputs, and a ``task`` metric.
+unchanged) and adds what only models have: a Keras ``build`` (or a frozen TF1 graph), several outputs, and a
+``task`` metric.
 """
 
 from __future__ import annotations
@@ -40,9 +41,15 @@ class ModelSpec:
     source: str = ""  # where the weights come from, for the report
     model_file: str | None = None  # bring-your-own: the .tflite / .keras / SavedModel path
     calibration: Callable[[dict, np.random.Generator], Arrays] | None = None  # int8 calibration draws
+    frozen: object = None  # a tfparity.frozen.FrozenGraph: the model is that graph (no Keras build)
+    pipeline: str | None = None  # "pyramid" or "detector": an application around nets (tfparity.models.pipeline)
+    page: str = ""  # the report page the model shares with related models (default: its own, named after it)
 
     def tf(self, params: dict, consts: dict) -> Callable:
-        """The Keras model as a function of its inputs (outputs as a list, in the model's order)."""
+        """The model as a function of its inputs (outputs as a list, in the model's order): the frozen graph pruned
+        to its arrays, or the Keras model."""
+        if self.frozen is not None:
+            return self.frozen.function()
         model = self.build(params)
         return lambda *inputs: as_list(model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
 
@@ -51,6 +58,21 @@ class ModelSpec:
 
     def cases(self, profile: str, seed: int) -> list[Case]:
         return [Case(self, params, seed) for params in self.samples.get(profile, lambda: [])()]
+
+
+def task_loss(lanes: set[str], metric: str, limit: float, reason: str) -> Deviation:
+    """A measured task loss on ``lanes`` as a strict known deviation: it excuses only a task-budget failure of
+    ``metric`` with a value at most ``limit``."""
+    return Deviation(lanes=frozenset(lanes), reason=f"{reason}; excused up to {limit:g}",
+                     symptom=lambda r: r["reason"].startswith(f"task {metric}") and r["model"]["task"][metric] <= limit)
+
+
+def dummy_ranges(metric: str, limit: float, measured: float) -> Deviation:
+    """The cost of the seeds' dummy ``default_ranges_stats = (-1, 1)`` (lane ``tflite-uint8-dummy``): every
+    activation clamped to [-1, 1], whatever its real range."""
+    return task_loss({"tflite-uint8-dummy"}, metric, limit,
+                     f"dummy ranges (-1, 1) clamp every activation, whatever its real range: {metric} {measured:g} "
+                     "(measured); the calibrated tflite-uint8 lane shows what the same path gives with real ranges")
 
 
 def as_list(outputs) -> list:
