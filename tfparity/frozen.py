@@ -60,7 +60,7 @@ class FrozenGraph:
         tensor = wrapped.graph.get_tensor_by_name
         pruned = wrapped.prune([tensor(f"{name}:0") for name in self.inputs],
                                [tensor(f"{name}:0") for name in outputs or self.outputs])
-        return lambda *xs: list(pruned(*[tf.constant(x) for x in xs]))
+        return lambda *xs: list(pruned(*[tf.convert_to_tensor(x) for x in xs]))
 
     def converter(self, shapes: list[tuple[int, ...]] | None, graph_def=None):
         """``TFLiteConverter.from_frozen_graph`` on this graph (or ``graph_def``, e.g. with FakeQuant ranges)."""
