@@ -45,6 +45,9 @@ def test_quantized_lanes_are_judged_in_lsbs(quant_dir):
     validator = jsonschema.Draft202012Validator(results.schema())
     for r in records:
         validator.validate(r)
+        if LANES[r["lane"]].models_only:  # the legacy uint8 lanes: skipped on op cases, saying why
+            assert r["outcome"] == "skip" and r["reason"] == LANES[r["lane"]].models_only
+            continue
         assert r["outcome"] in ("pass", "xfail", "unsupported"), (r["case_id"], r["lane"], r["reason"])
         assert r["outcome"] != "unsupported" or r["reason"].startswith("converter: "), r["reason"]  # documented
         if r["lane"].startswith("tflite-int8") and r["outcome"] == "pass":

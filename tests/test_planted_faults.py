@@ -164,7 +164,7 @@ def test_a_whole_model_scaled_at_its_tolerance_fails(base):
     lane = Planted(f"planted-{base}", lanes.LANES[base].kind, "scaled", base=base, fault=None,
                    mode=lanes.LANES[base].mode)
     caught, changed = [], []
-    for case in MODELS.select("quick", 0):
+    for case in [c for c in MODELS.select("quick", 0) if not c.op.pipeline]:  # pipelines: judged on the task
         clean = check_model(case, base, benchmark=NoTiming(), run_id="t", threads=1, availability=(True, ""))
         if clean["outcome"] != "pass":
             continue
@@ -196,3 +196,92 @@ def test_a_run_whose_runtimes_do_not_import_is_not_green(tmp_path):
     (run,) = (tmp_path / "r").glob("run-*.jsonl")
     outcomes = {json.loads(line).get("outcome") for line in run.read_text().splitlines()[1:]}
     assert outcomes <= {"skip", "baseline", "error"}, outcomes  # nothing passed: no lane could check anything
+
+
+class _OneTensorOff:
+    """An interpreter whose ``get_tensor`` returns tensor ``index`` moved by ``size`` LSB (clipped to its type)."""
+
+    def __init__(self, interpreter, index: int, size: int):
+        self._it, self._index, self._size = interpreter, index, size
+
+    def __getattr__(self, name):
+        return getattr(self._it, name)
+
+    def get_tensor(self, index):
+        value = self._it.get_tensor(index)
+        if index != self._index:
+            return value
+        info = np.iinfo(value.dtype)
+        moved = value.astype(np.int64) + self._size
+        return np.where(moved > info.max, value.astype(np.int64) - self._size, moved).astype(value.dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class OneLayerOff(lanes.TfliteLane):
+    """``base`` with the middle integer op output ``size`` LSB off as the per-layer table reads it."""
+
+    base: str = ""
+    size: int = 1
+
+    @property
+    def judged_as(self):
+        return self.base
+
+    def interpreter(self, model, threads, preserve_all_tensors=False):
+        import reference.tflite
+
+        it = super().interpreter(model, threads, preserve_all_tensors)
+        if not preserve_all_tensors:
+            return it
+        graph = reference.tflite.load(model)
+        integer = [op.outputs[0] for op in graph.operators if graph.tensors[op.outputs[0]].quantized]
+        return _OneTensorOff(it, integer[len(integer) // 2], self.size)
+
+
+@pytest.mark.parametrize("base, size", [("tflite-int8-ref", 1), ("tflite-uint8-ref", 1), ("tflite-uint8", 2)])
+def test_one_layer_off_by_its_bound_fails_an_integer_model(base, size):
+    """Integer models are judged per layer: one tensor 1 LSB off on an exact lane, or 2 LSB (over the one-LSB path
+    bound) on another integer lane, fails a model that passes clean."""
+    case = MODELS.select("quick", 0, ops=["mtcnn_rnet"])[0]
+    clean = check_model(case, base, benchmark=NoTiming(), run_id="t", threads=1, availability=(True, ""))
+    assert clean["outcome"] == "pass", clean["reason"]
+    real = lanes.LANES[base]
+    lane = OneLayerOff(f"planted-{base}", real.kind, "one layer off", mode=real.mode, resolver=real.resolver,
+                       base=base, size=size)
+    lanes.LANES[lane.name] = lane
+    try:
+        faulty = check_model(case, lane.name, benchmark=NoTiming(), run_id="t", threads=1, availability=(True, ""))
+    finally:
+        del lanes.LANES[lane.name]
+    assert faulty["outcome"] == "fail", faulty["reason"]
+    expected = "differs from reference.tflite by" if base.endswith("-ref") else "from the exact kernel"
+    assert expected in faulty["reason"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NoFaces(lanes.TfliteLane):
+    """``tflite-xnnpack`` whose O-Net says "no face" to every crop."""
+
+    @property
+    def judged_as(self):
+        return "tflite-xnnpack"
+
+    def load(self, model, threads):
+        runnable = super().load(model, threads)
+        clean = runnable.outputs
+        if len(clean()) != 3:  # P-Net and R-Net as they are
+            return runnable
+        return dataclasses.replace(runnable, outputs=lambda: [*clean()[:2], np.tile([[1.0, 0.0]], (16, 1))])
+
+
+def test_a_detector_that_loses_the_face_fails():
+    case = MODELS.select("quick", 0, ops=["mtcnn_detector"])[0]
+    clean = check_model(case, "tflite-xnnpack", benchmark=NoTiming(), run_id="t", threads=1, availability=(True, ""))
+    assert clean["outcome"] == "pass" and clean["model"]["task"]["matched"] == 1, clean["reason"]
+    lanes.LANES["planted-no-faces"] = NoFaces("planted-no-faces", "float", "O-Net finds no face")
+    try:
+        faulty = check_model(case, "planted-no-faces", benchmark=NoTiming(), run_id="t", threads=1,
+                             availability=(True, ""))
+    finally:
+        del lanes.LANES["planted-no-faces"]
+    assert faulty["outcome"] == "fail" and faulty["model"]["task"]["missed"] == 1, faulty["reason"]

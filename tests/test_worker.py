@@ -82,6 +82,27 @@ def test_a_worker_that_stops_answering_is_killed_and_reported():
     w.close()
 
 
+def test_a_worker_keeps_its_last_models_by_id():
+    """Two models loaded in one worker each run by their id (an application switches between nets); an id past the
+    kept window is refused with the reason."""
+    w = remote.Worker(sys.executable)
+    try:
+        small, other = _case(), _case("conv2d[in=1x16x16x32,k=1x1x32x64,s=1,pad=SAME,d=1]")
+        first = remote.load(w, lanes.converted(small, "float"), "interpreter", {})
+        second = remote.load(w, lanes.converted(other, "float"), "interpreter", {})
+        assert (first.model, second.model) == (0, 1)
+        first.run(small.arrays.inputs)
+        np.testing.assert_allclose(first.results[0], small.expected, rtol=1e-5, atol=1e-5)
+        second.run(other.arrays.inputs)
+        assert second.results[0].shape == other.expected.shape
+        for _ in range(worker.KEPT_MODELS):
+            remote.load(w, lanes.converted(small, "float"), "interpreter", {})
+        with pytest.raises(remote.WorkerRefused, match="no model 0 loaded"):
+            first.run(small.arrays.inputs)
+    finally:
+        w.close()
+
+
 def test_a_worker_refusal_names_the_stage():
     w = remote.Worker(sys.executable)
     with pytest.raises(remote.WorkerRefused) as refused:

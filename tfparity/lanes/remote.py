@@ -163,17 +163,18 @@ class Loaded:
     feed: list[int]
     take: list[int]
     ops: list[str]  # the model's op names, in execution order
+    model: int  # its id in the worker, which keeps the last worker.KEPT_MODELS loads
     results: list[np.ndarray] | None = None
 
     def run(self, arrays: list[np.ndarray]) -> float:
-        reply, blobs = self.worker.request("run", [array_bytes(arrays[i]) for i in self.feed])
+        reply, blobs = self.worker.request("run", [array_bytes(arrays[i]) for i in self.feed], model=self.model)
         results = [bytes_array(b) for b in blobs]
         self.results = [results[k] for k in self.take]
         return reply["seconds"]
 
     def time(self, min_rounds: int, max_time: float, warmup_iterations: int) -> dict:
         return self.worker.request("time", min_rounds=min_rounds, max_time=max_time,
-                                   warmup_iterations=warmup_iterations)[0]
+                                   warmup_iterations=warmup_iterations, model=self.model)[0]
 
 
 def _positions(worker_details: list[dict], model_indices: list[int]) -> list[int]:
@@ -191,7 +192,7 @@ def load(worker: Worker, model: bytes, runtime: str, settings: dict) -> Loaded:
     in_pos, take = _positions(reply["inputs"], graph.inputs), _positions(reply["outputs"], graph.outputs)
     feed = [in_pos.index(j) for j in range(len(in_pos))]
     return Loaded(worker, [reply["inputs"][j] for j in in_pos], [reply["outputs"][k] for k in take],
-                  reply["facts"], reply["load_s"], feed, take, graph.op_names)
+                  reply["facts"], reply["load_s"], feed, take, graph.op_names, reply["model"])
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""tfparity's lane worker: one TFLite / LiteRT model in a process that imports only numpy and the runtime.
+"""tfparity's lane worker: TFLite / LiteRT models in a process that imports only numpy and the runtime.
 
 Standalone on purpose: it imports nothing from tfparity and never TensorFlow, so it runs in a virtual
 environment holding another runtime (``tflite-runtime``, an earlier ``ai-edge-litert``), next to LiteRT's GPU
@@ -26,7 +26,8 @@ from importlib import metadata
 
 import numpy as np
 
-PROTOCOL = 1
+PROTOCOL = 2
+KEPT_MODELS = 16  # loaded models kept, by id (the oldest is dropped): an application switches between several
 RESOLVERS = ("AUTO", "BUILTIN", "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "BUILTIN_REF")
 
 
@@ -239,12 +240,16 @@ def handle(state: dict, message: dict, blobs: list[bytes]) -> tuple[dict, list[b
     if op == "load":
         start = time.perf_counter()
         runner = RUNNERS[message.get("runtime", "interpreter")](blobs[0], message.get("settings", {}))
-        state["runner"] = runner
+        models = state.setdefault("models", {})
+        model_id = state["next_id"] = state.get("next_id", -1) + 1
+        models[model_id] = runner
+        models.pop(model_id - KEPT_MODELS, None)
         return {"load_s": time.perf_counter() - start, "inputs": runner.inputs, "outputs": runner.outputs,
-                "facts": runner.facts}, []
-    runner = state.get("runner")
+                "facts": runner.facts, "model": model_id}, []
+    model_id = message.get("model", state.get("next_id"))
+    runner = state.get("models", {}).get(model_id)
     if runner is None:
-        raise RuntimeError(f"{op!r} before a model was loaded")
+        raise RuntimeError(f"{op!r}: no model {model_id} loaded (the last {KEPT_MODELS} loads are kept)")
     if op == "run":
         start = time.perf_counter()
         runner.run([bytes_array(b) for b in blobs])

@@ -11,7 +11,7 @@ the float model; ≈0.29 is ideal rounding).
 
 A tensor exceeds its bound when ``max_lsb_isolated > quant.PATH_LSB`` (0 on the exact lanes: the kernel
 rounds off the exact pipeline by more than one LSB, quant.py's LSB policy; :mod:`tfparity.models.check` judges
-this bound) or ``rmse_over_scale > RMSE_RED_FLAG`` on an int8 tensor (quantization noise well above rounding,
+this bound) or ``rmse_over_scale > RMSE_RED_FLAG`` on an 8-bit tensor (quantization noise well above rounding,
 reported: it measures the quantized model; an int16 tensor's LSB is far below the error its int8 weights carry,
 so only its kernel bound applies). ``first_divergent`` is the first such tensor.
 """
@@ -45,7 +45,7 @@ def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[st
     rows, first, unmatched = [], None, []
     for position, op in enumerate(graph.operators):
         tensor = graph.tensors[op.outputs[0]]
-        if not tensor.quantized or tensor.dtype not in (np.int8, np.int16):
+        if not tensor.quantized or tensor.dtype not in (np.int8, np.uint8, np.int16):
             continue
         scale, zero = float(tensor.scale[0]), int(tensor.zero_point[0])
         got = it.get_tensor(op.outputs[0]).astype(np.int64)
@@ -62,7 +62,7 @@ def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[st
         exceeded = []
         if row["max_lsb_isolated"] > lsb_bound:
             exceeded.append(f"the op alone is {row['max_lsb_isolated']} LSB from the exact kernel (bound {lsb_bound})")
-        if tensor.dtype == np.int8 and row["rmse_over_scale"] is not None and row["rmse_over_scale"] > RMSE_RED_FLAG:
+        if tensor.dtype != np.int16 and row["rmse_over_scale"] is not None and row["rmse_over_scale"] > RMSE_RED_FLAG:
             exceeded.append(f"RMSE {row['rmse_over_scale']:.3g} LSB vs float (bound {RMSE_RED_FLAG})")
         row["exceeds"] = "; ".join(exceeded)
         if exceeded and first is None:

@@ -46,14 +46,14 @@ class NetRunner:
     P-Net runs at each pyramid shape: resized in place where the lane can (``Runnable.resize``), else as a float
     model converted for that shape. R-Net and O-Net run in chunks of the batch they were converted with, the last
     zero-padded: their ``RESHAPE`` holds that batch, so resizing them to another fails (XNNPACK: "failed to reshape
-    runtime"). A lane that cannot resize holds one model at a time (the worker), so switching nets reloads."""
+    runtime"). Every model is loaded once (the worker keeps several)."""
 
     def __init__(self, lane, net: str, threads: int, seed: int):
         self.lane, self.net, self.threads, self.seed = lane, net, threads, seed
         case = _base_case(net, seed)
-        self.batch = case.arrays.inputs[0].shape[0]
-        self.base, self.shape = self._prepare(case), case.arrays.inputs[0].shape
-        self.resizable = self.base.resize is not None
+        self.batch, self.shape = case.arrays.inputs[0].shape[0], case.arrays.inputs[0].shape
+        self.runnables = {self.shape: self._prepare(case)}
+        self.resizable = self.runnables[self.shape].resize is not None
         if net == "pnet" and not self.resizable and lane.mode != "float":
             raise lanes_module.Refused(f"{lane.name} cannot resize a model, and per-shape {lane.mode} models would "
                                        "each be calibrated anew")
@@ -62,26 +62,23 @@ class NetRunner:
     def how(self) -> str:
         if self.resizable:
             return "P-Net resized in place (resize_tensor_input / retrace); R-Net, O-Net in batches of 16"
-        return ("a float P-Net converted per pyramid shape, reloaded at each switch (one model at a time: the loads "
-                "are in the latency); R-Net, O-Net in batches of 16")
+        return "a float P-Net converted per pyramid shape (cannot resize); R-Net, O-Net in batches of 16"
 
     def _prepare(self, case):
-        _HELD[self.lane.name] = (self.net, case.id)
         if "tflite" in self.lane.capabilities.formats:
             return self.lane.load(lanes_module.converted(case, self.lane.mode), self.threads)
         return self.lane.prepare(case, self.threads)
 
     def _runnable(self, shape: tuple[int, ...]):
         if self.resizable:
+            (base,) = self.runnables.values()
             if shape != self.shape:
-                self.base.resize([shape])
+                base.resize([shape])
                 self.shape = shape
-            return self.base
-        case = _base_case(self.net, self.seed) if self.net != "pnet" else Case(PNET_AT_SHAPE,
-                                                                                 {"shape": list(shape)}, self.seed)
-        if _HELD.get(self.lane.name) != (self.net, case.id):
-            self.base = self._prepare(case)
-        return self.base
+            return base
+        if shape not in self.runnables:
+            self.runnables[shape] = self._prepare(Case(PNET_AT_SHAPE, {"shape": list(shape)}, self.seed))
+        return self.runnables[shape]
 
     def _run(self, batch: np.ndarray) -> list[np.ndarray]:
         runnable = self._runnable(batch.shape)
@@ -99,9 +96,6 @@ class NetRunner:
             padded[: len(chunk)] = chunk
             parts.append([y[: len(chunk)] for y in self._run(padded)])
         return [np.concatenate(outputs) for outputs in zip(*parts)]
-
-
-_HELD: dict[str, tuple[str, str]] = {}  # lane → the (net, case id) its runtime holds now
 
 
 def _base_case(net: str, seed: int) -> Case:
