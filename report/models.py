@@ -55,7 +55,10 @@ def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict
                              "first": seconds(_value(row, "model.first_inference_s")),
                              "size": f"{size / 1024:.1f} KiB" if size is not None else "",
                              "memory": fmt(_value(row, "model.memory_mb"), ".1f")},
-                    "divergent": f"#{first['index']} {first['op']}: {first['exceeds']}" if first else "",
+                    "divergent": "; ".join(filter(None, [
+                        f"#{first['index']} {first['op']}: {first['exceeds']}" if first else "",
+                        f"in float: {', '.join(_value(row, 'model.float_ops'))}" if _value(row, "model.float_ops")
+                        else ""])),
                     "resize": _value(row, "model.resize") or "",
                     "stages": _stages(_value(row, "model.stage_counts"))})
     return out
@@ -115,7 +118,8 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, softwa
                                         name=lane_label(row.lane, software)))
     scales.update_layout(xaxis={"title": "P-Net input (pyramid scale)"},
                          yaxis={"type": "log", "title": "median latency (s)"}, height=380)
-    charts = [("scatter", scatter), ("sizes", sizes)] + ([("layers", layers)] if layers.data else [])
+    charts = [("scatter", scatter)] + ([("sizes", sizes)] if sized else [])
+    charts += [("layers", layers)] if layers.data else []
     charts += [("scales", scales)] if scales.data else []
     return "\n".join(plot_js(f"{div}-{name}", fig) for name, fig in charts), {name for name, _ in charts}
 

@@ -119,3 +119,16 @@ def test_markup_from_results_stays_text_on_the_drill_down(tmp_path, page):
         assert payload in page.locator("#detail").inner_text()  # reason, params and op list shown as typed
         assert page.evaluate(f"document.body.hasAttribute('{MARK}')") is False
     assert page.problems == []
+
+
+def test_the_mtcnn_page_draws_the_pyramid_per_scale(tmp_path, page):
+    """A real pyramid run: the MTCNN page shows each lane's latency per pyramid scale and how it resized."""
+    _run(tmp_path, "--suite", "models", "--ops", "mtcnn_pyramid", "--lanes", "tflite-xnnpack,tflite-int8")
+    report = build(tmp_path, tmp_path / "report")
+    page.goto((report / "models" / "mtcnn.html").as_uri())
+    assert _charts_drawn(page) == 2  # accuracy vs latency, latency per scale (no sizes: a pipeline has none)
+    assert page.problems == []
+    scales = page.locator("[id$='-scales'] .scatterlayer .trace")
+    assert scales.count() == 2  # one line per lane
+    assert page.get_by_text("resize_tensor_input").count() == 2
+    page.screenshot(path=str(tmp_path / "mtcnn.png"), full_page=True)

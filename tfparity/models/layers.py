@@ -25,9 +25,11 @@ from tfparity.quant import EXACT_LANES, PATH_LSB, RMSE_RED_FLAG
 
 def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[str, np.ndarray],
           threads: int) -> dict:
-    """``{"layers": [row, ...], "first_divergent": row or None, "unmatched": [tensor names]}`` for ``model`` on
-    ``lane`` (a lane with per-layer capability); ``unmatched``: integer tensors without a same-named, same-shaped
-    tensor in the float conversion, whose error against float could not be measured."""
+    """``{"layers": [row, ...], "first_divergent": row or None, "unmatched": [tensor names], "float_ops": [...]}``
+    for ``model`` on ``lane`` (a lane with per-layer capability); ``unmatched``: integer tensors without a
+    same-named, same-shaped tensor in the float conversion, whose error against float could not be measured;
+    ``float_ops``: ``#index OP`` of the ops that compute in float inside the integer model (e.g. a ``NEG`` the
+    converter left between ``DEQUANTIZE`` and ``QUANTIZE``)."""
     import reference.tflite
     from reference.tflite import KERNELS
     from reference.tflite.executor import Context
@@ -68,4 +70,6 @@ def table(lane, model: bytes, q_inputs: list[np.ndarray], float_tensors: dict[st
         if exceeded and first is None:
             first = row
         rows.append(row)
-    return {"layers": rows, "first_divergent": first, "unmatched": unmatched}
+    float_ops = [f"#{i} {op.name}" for i, op in enumerate(graph.operators)
+                 if op.name != "DEQUANTIZE" and not graph.tensors[op.outputs[0]].quantized]
+    return {"layers": rows, "first_divergent": first, "unmatched": unmatched, "float_ops": float_ops}
