@@ -32,7 +32,7 @@ import numpy as np
 
 from tfparity import lanes as lanes_module
 from tfparity.check import BASELINE, _apply_deviation, _one_line, base_record
-from tfparity.convert import UINT8_MODES
+from tfparity.convert import UINT8_MODES, ShapeLost
 from tfparity.metrics import errors, tolerance_used
 from tfparity.quant import EXACT_LANES, PATH_LSB
 from tfparity.timing import measure
@@ -62,6 +62,8 @@ def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availa
             _evaluate(record, case, lane, benchmark, threads, availability)
     except lanes_module.Refused as exc:
         record.update(outcome="unsupported", reason=str(exc))
+    except ShapeLost as exc:  # a finding about the converter, named per input
+        record.update(outcome="fail", reason=str(exc))
     except NotApplicable as exc:
         record.update(outcome="skip", reason=str(exc))
     except lanes_module.WorkerCrashed as exc:  # the lane's worker process died: this model, not the run
