@@ -2,11 +2,12 @@
 pyramid → NMS → R-Net → O-Net, :mod:`tfparity.models.detector`), against the same pipeline run on the float64
 executor.
 
-Each net runs on the lane at every shape the pipeline needs. Lanes that can re-plan a model (``Runnable.resize``:
-the LiteRT interpreter's ``resize_tensor_input`` + ``allocate_tensors``, a TF retrace) convert each net once, at
-the models suite's shape and calibration (``mtcnn_pnet`` / ``mtcnn_rnet`` / ``mtcnn_onet``), and resize it; lanes
-that cannot (the out-of-process worker lanes, the numpy executor) get a float model converted per shape instead,
-and say so in the record (``model.resize``). The reference is that pipeline on the numpy executor in float64.
+Each net is converted once, at the models suite's shape and calibration (``mtcnn_pnet`` / ``mtcnn_rnet`` /
+``mtcnn_onet``; :class:`NetRunner`). P-Net runs at every pyramid shape: resized in place where the lane can re-plan
+a model (``Runnable.resize``: the LiteRT interpreter's ``resize_tensor_input`` + ``allocate_tensors``, a TF
+retrace); lanes that cannot (the out-of-process worker lanes, the numpy executor) get a float P-Net converted per
+shape instead, and say so in the record (``model.resize``). The reference is that pipeline on the numpy executor in
+float64.
 
 Verdict: the task budget of the nets (``face_prob_error`` at most 0.05), and for the detector also the same faces
 (no reference face missed, none extra). Per scale (pyramid): shape, the errors of the face probability and the box
