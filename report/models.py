@@ -71,9 +71,9 @@ def _stages(counts: dict | None) -> str:
     return " · ".join(f"{who} {' → '.join(str(v) for v in stages.values())}" for who, stages in counts.items())
 
 
-def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, software: set[str]) -> tuple[str, bool]:
-    """The page's plotly calls (:func:`report.format.plot_js`) and whether a per-layer chart is among them; lanes on
-    a software GPU (``software``) are labelled so."""
+def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, software: set[str]) -> tuple[str, set]:
+    """The page's plotly calls (:func:`report.format.plot_js`) and the names of the charts drawn (``scatter``,
+    ``sizes``, ``layers``, ``scales``); lanes on a software GPU (``software``) are labelled so."""
     import plotly.graph_objects as go
 
     timed = [(lane_label(r["lane"], software), r["median"], max(r["metric"], FLOOR))
@@ -125,8 +125,8 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, softwa
 
 
 def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: dict, software: set[str]) -> list[str]:
-    """Write ``models/<name>.html`` for every model of the run (``software``: its lanes on a software GPU, whose
-    latencies say :data:`report.format.SOFTWARE_GPU`); returns the model names."""
+    """Write ``models/<page>.html`` for every model page of the run (``software``: its lanes on a software GPU, whose
+    latencies say :data:`report.format.SOFTWARE_GPU`); returns the page names."""
     rows = model_rows(latest)
     names = pages(rows)
     for name in names:

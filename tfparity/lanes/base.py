@@ -41,7 +41,7 @@ class Runnable:
     integer models the quantization of inputs and output, and the raw integer output. ``timer`` is set by
     lanes that time their own rounds (out-of-process workers): ``timer(min_rounds, max_time, warmup_iterations)``
     returns seconds per call of each round. ``resize(shapes)`` re-plans the model for inputs of other shapes
-(``Interpreter.resize_tensor_input`` + ``allocate_tensors``; TF: a retrace), where the lane can."""
+    (``Interpreter.resize_tensor_input`` + ``allocate_tensors``; TF: a retrace), where the lane can."""
 
     set_inputs: Callable[[list[np.ndarray]], None]
     invoke: Callable[[], None]

@@ -51,16 +51,8 @@ def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availa
     record["model"] = {"name": case.op.name, "source": case.op.source, "budget": list(case.op.budget),
                        "page": case.op.page or case.op.name}
     try:
-        if case.op.pipeline and availability[0]:
-            from tfparity.models.pipeline import evaluate
-
-            evaluate(record, case, lanes_module.LANES[lane], benchmark, threads)
-            if record["outcome"] in ("pass", "fail"):
-                _apply_deviation(record, case.deviation(lanes_module.LANES[lane].judged_as),
-                                 record["outcome"] == "pass")
-        else:
-            _evaluate(record, case, lane, benchmark, threads, availability)
-    except lanes_module.Refused as exc:
+        _evaluate(record, case, lane, benchmark, threads, availability)
+    except lanes_module.Refused as exc:  # the lane's converter or runtime declined it
         record.update(outcome="unsupported", reason=str(exc))
     except ShapeLost as exc:  # a finding about the converter, named per input
         record.update(outcome="fail", reason=str(exc))
@@ -143,13 +135,16 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability):
         return
     lane = lanes_module.LANES[lane_name]
     lane_name = lane.judged_as  # tolerances, deviations and exactness: a pinned lane is judged as its base
+    if case.op.pipeline:  # an application around nets (tfparity.models.pipeline), judged on its task
+        from tfparity.models.pipeline import evaluate
+
+        evaluate(record, case, lane, benchmark, threads)
+        if record["outcome"] != "baseline":
+            _apply_deviation(record, case.deviation(lane_name), record["outcome"] == "pass")
+        return
     expected, float_tensors = reference_outputs(case)
     rss = _rss_mb()
-    try:
-        runnable, size, load_s = _prepare(case, lane, threads)
-    except lanes_module.Refused as exc:
-        record.update(outcome="unsupported", reason=str(exc))
-        return
+    runnable, size, load_s = _prepare(case, lane, threads)
     start = time.perf_counter()
     runnable.set_inputs(case.arrays.inputs)
     runnable.invoke()

@@ -11,7 +11,8 @@ float64.
 
 Verdict: the task budget of the nets (``face_prob_error`` at most 0.05), and for the detector also the same faces
 (no reference face missed, none extra). Per scale (pyramid): shape, the errors of the face probability and the box
-regression, and the median latency of that scale; the record's timing is the whole pyramid or detector per call.
+regression, and (timing on) the median latency of that scale; the record's timing is the whole pyramid or detector
+per call.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ class NetRunner:
         return "a float P-Net converted per pyramid shape (cannot resize); R-Net, O-Net in batches of 16"
 
     def _prepare(self, case):
-        if "tflite" in self.lane.capabilities.formats:
-            return self.lane.load(lanes_module.converted(case, self.lane.mode), self.threads)
-        return self.lane.prepare(case, self.threads)
+        from tfparity.models.check import _prepare
+
+        return _prepare(case, self.lane, self.threads)[0]
 
     def _runnable(self, shape: tuple[int, ...]):
         if self.resizable:
@@ -153,8 +154,9 @@ def evaluate(record, case, lane, benchmark, threads) -> None:
     if kind == "pyramid":
         run = lambda: detector.pnet_pyramid(image, nets["pnet"])  # noqa: E731 - the timed call
         info["task"], info["per_scale"] = pyramid_task(run(), expected)
-        for row, level in zip(info["per_scale"], detector.pyramid_levels(image)):
-            row["median_s"] = median_latency(lambda x=level: nets["pnet"](x))
+        if not benchmark.disabled:  # timing on: each scale too
+            for row, level in zip(info["per_scale"], detector.pyramid_levels(image)):
+                row["median_s"] = median_latency(lambda x=level: nets["pnet"](x))
     else:
         run = lambda: detector.detect(image, nets)  # noqa: E731 - the timed call
         found = run()
