@@ -13,6 +13,7 @@ Then times the first load (every JSON line parsed, the per-run cache written) on
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import time
@@ -80,6 +81,12 @@ def timed(fn) -> float:
     return time.perf_counter() - begin
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its ended children (a first load's worker processes), user and system."""
+    return sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for field in ("ru_utime", "ru_stime"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/tfparity-history"))
@@ -98,12 +105,14 @@ def main() -> None:
         print(f"synthesized {args.runs} runs x {args.records} records, {mean:.0f} timing samples per record")
     size = sum(p.stat().st_size for p in results.run_files(data)) / 2**30
     results.clear_cache(data)
+    cpu = cpu_seconds()
     cold = timed(lambda: results.load(data))
+    cpu = cpu_seconds() - cpu
     warm = [timed(lambda: results.load(data)) for _ in range(args.repeats)]
     report = [timed(lambda: build(data, args.dir / "report")) for _ in range(args.repeats)]
     frame = results.load(data)
     print(f"{len(results.run_files(data))} run files, {size:.2f} GiB of JSON, {len(frame)} records")
-    print(f"{'first load (parse, write cache)':<34} {cold:6.2f} s")
+    print(f"{'first load (parse, write cache)':<34} {cold:6.2f} s ({cpu:.2f} s CPU, workers included)")
     for name, times in (("load (cached)", warm), ("report build (incl. load)", report)):
         print(f"{name:<34} {statistics.median(times):6.2f} s median (of {', '.join(f'{t:.2f}' for t in times)})")
 

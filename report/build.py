@@ -48,24 +48,37 @@ def _adapter(facts: dict) -> str:
 
 
 
+def _op_seconds(rows: pd.DataFrame) -> pd.Series:
+    """Per record, the op's own time: TF's in-graph time (``kernel_timing``) where measured, else the per-call
+    median (a LiteRT ``invoke()`` costs microseconds beyond its kernels: the lane's overhead floor)."""
+    return col(rows, "kernel_timing.median_s").where(lambda s: s > 0).fillna(col(rows, "timing.median_s"))
+
+
+def _speedup(base: pd.Series, rows: pd.DataFrame, seconds: pd.Series) -> str:
+    """Geometric mean over the cases timed on both of ``base`` (tf-cpu's seconds by case) / the lane's seconds."""
+    ratio = (base / seconds.set_axis(rows.case_id)).dropna()
+    ratio = ratio[(ratio > 0) & np.isfinite(ratio)]
+    return f"{math.exp(np.log(ratio).mean()):.2f}" if len(ratio) else ""
+
+
 def _lane_summary(latest: pd.DataFrame, lanes: list[str], header: dict, software: set[str]) -> list[dict]:
-    base = latest[latest.lane == "tf-cpu"].set_index("case_id")["timing.median_s"] if "timing.median_s" in latest \
-        else pd.Series(dtype=float)
+    tf_cpu = latest[latest.lane == "tf-cpu"]
+    per_call_base = col(tf_cpu, "timing.median_s").set_axis(tf_cpu.case_id)
+    op_base = _op_seconds(tf_cpu).set_axis(tf_cpu.case_id)
+    floors = header.get("overhead_floor_s") or {}
     summary = []
     for lane in lanes:
         rows = latest[latest.lane == lane]
         counts = rows.outcome.value_counts().to_dict()
-        speed = ""
-        if lane != "tf-cpu" and "timing.median_s" in rows and not base.empty:
-            ratio = (base / rows.set_index("case_id")["timing.median_s"]).dropna()
-            ratio = ratio[ratio > 0]
-            if len(ratio):
-                speed = f"{math.exp(np.log(ratio).mean()):.2f}"
-        elif lane == "tf-cpu" and len(rows):
-            speed = "1.00"
         checked = rows[rows.outcome.isin(["pass", "fail", "xfail"])]
         worst = fmt(col(checked, "metrics.max_norm").max()) if len(checked) else ""
-        summary.append({"name": lane, "counts": counts, "speed": speed, "worst": worst,
+        floor = floors.get(lane)
+        summary.append({"name": lane, "counts": counts, "worst": worst,
+                        "speed": _speedup(per_call_base, rows, col(rows, "timing.median_s")),
+                        "op_speed": _speedup(op_base, rows, _op_seconds(rows)),
+                        "floor": seconds(floor) if isinstance(floor, float) else "",
+                        "floor_reason": floor if isinstance(floor, str) else "",
+                        "bound": int(col(rows, "overhead_bound").fillna(False).astype(bool).sum()),
                         "note": SOFTWARE_GPU if lane in software else "",
                         "status": header.get("lane_status", {}).get(lane, ""),
                         "adapter": _adapter((header.get("lane_environments") or {}).get(lane) or {})})
@@ -143,6 +156,52 @@ def _group_matrix(rows: pd.DataFrame, lanes: list[str]) -> list[dict]:
     return matrix
 
 
+def _rate(value, pct, dtype) -> str:
+    """``12.3 GFLOP/s · 7.9 %`` (GOP/s for an integer peak)."""
+    if pd.isna(value):
+        return ""
+    unit = "GOP/s" if dtype == "int8" else "GFLOP/s"
+    return f"{value:.3g} {unit}" + (f" · {pct:.2g} %" if not pd.isna(pct) else "")
+
+
+def _layer_cell(record: dict) -> str:
+    """A layer-shape table cell: the record's rate and % of peak, ⚑ when overhead-bound."""
+    text = _rate(record.get("gflops", np.nan), record.get("pct_peak", np.nan), record.get("peak_dtype"))
+    return text + (" ⚑" if record.get("overhead_bound") is True else "")
+
+
+def _layer_view(rows: pd.DataFrame, lanes: list[str], software: set[str], threads) -> tuple[str, list[dict]] | None:
+    """The layer-shaped group (cases with a ``network``): accuracy versus % of peak per lane (TF lanes twice: per call
+    and in-graph), and a table of layer x lane rates."""
+    if "params.network" not in rows or rows["params.network"].isna().all():
+        return None
+    import plotly.graph_objects as go
+
+    part = rows[rows["params.network"].notna()]
+    fig, table = go.Figure(), []
+    for lane in lanes:
+        timed = part[(part.lane == lane) & col(part, "pct_peak").notna()]
+        for label, prefix in (("", ""), (" in-graph", "kernel_timing.")):
+            pct = col(timed, f"{prefix}pct_peak")
+            if pct.isna().all():
+                continue
+            name = lane_label(lane + label, software)
+            text = [f"{c} · {_rate(g, q, d)}" for c, g, q, d in zip(timed.case_id, col(timed, f"{prefix}gflops"), pct,
+                                                                   col(timed, "peak_dtype"))]
+            fig.add_trace(go.Scatter(x=pct, y=col(timed, "metrics.max_norm").clip(lower=ERROR_FLOOR), mode="markers",
+                                     name=name, text=text, marker={"symbol": "circle-open" if label else "circle"},
+                                     hovertemplate="%{text}<br>max_norm %{y:.3g}<extra>" + name + "</extra>"))
+    for case_id, case_rows in part.groupby("case_id", sort=False):
+        by_lane = {r["lane"]: r for r in case_rows.to_dict("records")}
+        first = case_rows.iloc[0]
+        table.append({"case_id": case_id, "layer": f"{first['params.network']} · {first.get('params.layer', '')}",
+                      "cells": [_layer_cell(by_lane.get(lane, {})) for lane in lanes]})
+    fig.update_layout(xaxis={"type": "log", "title": f"% of the lane's peak at {threads} threads"},
+                      yaxis={"type": "log", "title": "max_norm error", "exponentformat": "power"},
+                      margin={"l": 60, "r": 20, "t": 20, "b": 50}, height=420)
+    return plot_js("layers-chart", fig), table
+
+
 def _pictures(rows: pd.DataFrame, results_dir: Path, staging: Path) -> list[dict]:
     """Copy the run's mismatch pictures next to the page; one entry per picture."""
     if "picture" not in rows:
@@ -209,6 +268,10 @@ def _op_rows(rows: pd.DataFrame) -> list[dict]:
             f"{r['tolerance.atol']:.2g} / {r['tolerance.rtol']:.2g}",
             "median": seconds(r.get("timing.median_s")), "iqr": seconds(r.get("timing.iqr_s")),
             "gflops": fmt(r.get("gflops"), ".3g"), "pct_peak": fmt(r.get("pct_peak"), ".2g"),
+            "peak_dtype": r.get("peak_dtype") if isinstance(r.get("peak_dtype"), str) else "",
+            "bound": r.get("overhead_bound") is True,
+            "in_graph": seconds(r.get("kernel_timing.median_s"))
+            + (" ⚑" if r.get("kernel_timing.overhead_bound") is True else ""),
             "ops": " ".join(ops) if isinstance(ops, list) else "",
             "lsb": " / ".join(fmt(r.get(f"metrics.{k}"), ".2g") for k in ("max_lsb_vs_float", "max_lsb_vs_exact",
                                                                           "rmse_over_scale"))
@@ -267,6 +330,7 @@ def build(results_dir: str | Path = "results", out: str | Path | None = None, as
             _write(staging / "ops" / f"{op}.html", env.get_template("op.html").render(
                 title=op, root="../", charts=True, rows=rows, floor=ERROR_FLOOR,
                 scatter_js=_scatter_js(rows, lanes, software), lanes=lanes, groups=_group_matrix(rows, lanes),
+                layers=_layer_view(rows, lanes, software, header.get("threads")),
                 pictures=_pictures(rows, results_dir, staging),
                 by_lane=[(lane, _op_rows(rows[rows.lane == lane]), SOFTWARE_GPU if lane in software else "")
                          for lane in lanes], **common))

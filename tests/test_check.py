@@ -27,7 +27,7 @@ def _resize_spec(name, reference_fn, known=()):
 
 def _check(spec, lane, benchmark, tmp_path):
     (case,) = spec.cases("quick", 0)
-    return check(case, lane, benchmark=benchmark, run_id="t", threads=1, peak_gflops=100.0,
+    return check(case, lane, benchmark=benchmark, run_id="t", threads=1, speed={},
                  availability=(True, ""), results_dir=tmp_path)
 
 
@@ -90,16 +90,29 @@ def test_a_raising_reference_is_an_error_record_not_a_crash(tmp_path):
 
 def test_a_converter_refusal_is_unsupported_with_one_line():
     case = next(c for c in REGISTRY.select("quick", 0, ops=["resize"]) if "method=bicubic,aa=0" in c.id)
-    record = check(case, "tflite-ref", benchmark=None, run_id="t", threads=1, peak_gflops=1.0,
+    record = check(case, "tflite-ref", benchmark=None, run_id="t", threads=1, speed={},
                    availability=(True, ""))
     assert record["outcome"] == "unsupported"
     assert record["reason"].startswith("converter: TF op ResizeBicubic has no TFLite builtin")
     assert "\n" not in record["reason"]
 
 
+def test_a_converter_refusal_is_remembered(tmp_path, monkeypatch):
+    from tfparity import convert
+
+    monkeypatch.setenv("TFPARITY_CACHE", str(tmp_path))
+    case = next(c for c in REGISTRY.select("quick", 0, ops=["resize"]) if "method=bicubic,aa=0" in c.id)
+    with pytest.raises(convert.ConversionRefused) as first:
+        convert.convert(case, "float")
+    monkeypatch.setattr(convert, "_converter", lambda case, mode: pytest.fail("converted again"))
+    with pytest.raises(convert.ConversionRefused) as again:
+        convert.convert(case, "float")
+    assert str(again.value) == str(first.value) and "ResizeBicubic" in str(again.value)
+
+
 def test_unavailable_lane_is_a_skip_with_its_reason():
     case = REGISTRY.select("quick", 0, ops=["relu"])[0]
-    record = check(case, "tf-gpu", benchmark=None, run_id="t", threads=1, peak_gflops=1.0,
+    record = check(case, "tf-gpu", benchmark=None, run_id="t", threads=1, speed={},
                    availability=(False, "TensorFlow sees no GPU"))
     assert (record["outcome"], record["reason"]) == ("skip", "TensorFlow sees no GPU")
 
@@ -107,7 +120,7 @@ def test_unavailable_lane_is_a_skip_with_its_reason():
 @pytest.mark.parametrize("lane", ["tf-cpu", "tflite-xnnpack"])
 def test_converted_ops_are_recorded_and_checked(lane, benchmark):
     case = REGISTRY.select("quick", 0, ops=["conv2d"])[0]
-    record = check(case, lane, benchmark=benchmark, run_id="t", threads=1, peak_gflops=1.0, availability=(True, ""))
+    record = check(case, lane, benchmark=benchmark, run_id="t", threads=1, speed={}, availability=(True, ""))
     assert record["outcome"] == "pass"
     if lane.startswith("tflite"):
         assert "CONV_2D" in record["tflite_ops"]

@@ -26,6 +26,7 @@ def tfparity(*args, cwd=ROOT, env=None):
     (["run", "-k", "conv2d and ("], "bad -k expression"),
     (["list", "cases", "--ops", "nope"], "unknown op or model nope"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["run", "--group", "tiny"], "invalid choice: 'tiny'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     done = tfparity(*args)
@@ -65,6 +66,18 @@ def test_list_cases_full_profile_counts_at_least_1000():
     done = tfparity("list", "cases", "--profile", "full")
     assert done.returncode == 0
     assert len(done.stdout.splitlines()) >= 1000
+
+
+def test_group_selects_the_real_network_layer_shapes_or_the_grid():
+    from tfparity.ops import REGISTRY
+    from tfparity.ops.layer_shapes import layer_shapes
+
+    layers = tfparity("list", "cases", "--group", "layers", "--profile", "full").stdout.splitlines()
+    assert len(layers) == sum(map(len, layer_shapes().values())) == 108
+    assert all(",network=" in case for case in layers)
+    grid = tfparity("list", "cases", "--group", "grid", "--ops", "conv2d", "-k", "pad=SAME").stdout.splitlines()
+    quick = [c.id for c in REGISTRY.select("quick", 0, ops=["conv2d"])]
+    assert grid == [c for c in quick if "pad=SAME" in c and "network=" not in c] and grid
 
 
 def test_a_requested_lane_that_cannot_run_fails_the_run_and_the_baseline_checks_nothing(tmp_path):

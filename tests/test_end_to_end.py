@@ -86,7 +86,11 @@ def test_checked_records_carry_metrics_and_timing(run_dir):
     for r in checked:
         assert {"max_abs", "max_rel", "rmse", "cosine", "max_norm"} <= set(r["metrics"])
         assert r["timing"]["rounds"] >= 7 and r["timing"]["median_s"] > 0
-        assert r["gflops"] > 0 and r["pct_peak"] > 0
+        dtype = LANES[r["lane"]].compute_dtype  # no GPU peak is known: a GPU lane's pct_peak is null
+        assert r["gflops"] > 0 and r["peak_dtype"] == dtype and (r["pct_peak"] > 0 if dtype else r["pct_peak"] is None)
+        assert isinstance(r["overhead_bound"], bool)
+        if r["lane"].startswith("tf-"):  # the op's in-graph time next to the call's
+            assert 0 <= r["kernel_timing"]["median_s"] and r["kernel_timing"]["loop_iterations"] >= 2
         if r["lane"].startswith("tflite"):
             assert r["tflite_ops"]
 

@@ -92,6 +92,31 @@ def test_a_corrupt_or_newer_run_file_is_refused(tmp_path):
         results.load(tmp_path)
 
 
+def test_several_run_files_load_in_order_whatever_their_shapes(tmp_path):
+    """Run files of different columns are parsed in worker processes and give the frames of each, in order."""
+    runs = {"r1": RECORDS, "r2": RECORDS[:2], "r3": [], "r4": RECORDS[3:], "r5": RECORDS[:2]}
+    for run_id, records in runs.items():
+        _write(tmp_path / f"run-{run_id}.jsonl", [{**HEADER, "run_id": run_id}, *records])
+    for _ in range(2):  # parsed and cached, then read from the cache
+        frame = results.load(tmp_path)
+        one_by_one = pd.concat([results.load_files([path]) for path in results.run_files(tmp_path)],
+                               ignore_index=True)
+        assert frame["run_file"].tolist() == [f"run-{r}.jsonl" for r, records in runs.items() for _ in records]
+        assert list(frame.columns) == list(one_by_one.columns) and (frame.dtypes == one_by_one.dtypes).all()
+        for column in frame:
+            assert [_plain(v) for v in frame[column]] == [_plain(v) for v in one_by_one[column]], column
+
+
+def test_among_several_run_files_a_corrupt_one_is_named_and_a_truncated_one_warns(tmp_path):
+    _write(tmp_path / "run-r1.jsonl", [HEADER, *RECORDS])
+    _write(tmp_path / "run-r2.jsonl", [HEADER, *RECORDS[:2]], tail='{"type": "result", "run_')
+    with pytest.warns(UserWarning, match="run-r2.jsonl: dropped a truncated last line"):
+        assert len(results.load(tmp_path)) == 6
+    _write(tmp_path / "run-r3.jsonl", [HEADER, RECORDS[0]], tail="not json\n" + json.dumps(RECORDS[1]) + "\n")
+    with pytest.raises(results.ResultsError, match="run-r3.jsonl: line 3 is not JSON"):
+        results.load(tmp_path)
+
+
 def test_find_run_by_id_gathers_its_shards_and_by_path_the_file(tmp_path):
     for name in ("run-r1.shard-1-of-2.jsonl", "run-r1.shard-2-of-2.jsonl", "run-r10.jsonl"):
         _write(tmp_path / name, [HEADER])

@@ -136,11 +136,11 @@ def test_every_case_a_planted_fault_changes_turns_from_pass_to_fail(fault):
         changed = caught = 0
         missed = []
         for case in CASES:
-            clean = check(case, base, benchmark=NoTiming(), run_id="t", threads=1, peak_gflops=1.0,
+            clean = check(case, base, benchmark=NoTiming(), run_id="t", threads=1, speed={},
                           availability=(True, ""))
             if clean["outcome"] != "pass":
                 continue
-            faulty = check(case, lane.name, benchmark=NoTiming(), run_id="t", threads=1, peak_gflops=1.0,
+            faulty = check(case, lane.name, benchmark=NoTiming(), run_id="t", threads=1, speed={},
                            availability=(True, ""))
             if faulty["metrics"] == clean["metrics"]:  # the fault left this case's output as it was
                 continue

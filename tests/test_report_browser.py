@@ -132,3 +132,24 @@ def test_the_mtcnn_page_draws_the_pyramid_per_scale(tmp_path, page):
     assert scales.count() == 2  # one line per lane
     assert page.get_by_text("resize_tensor_input").count() == 2
     page.screenshot(path=str(tmp_path / "mtcnn.png"), full_page=True)
+
+
+def test_the_layer_shapes_chart_shows_percent_of_peak_and_the_lane_table_what_it_compares(tmp_path, page):
+    """A real run of conv2d's quick layer shapes: its page draws them against % of peak (TF twice: per call and
+    in-graph), the header holds each lane's overhead floor and the lane table says which figure a ratio compares."""
+    _run(tmp_path, "--ops", "conv2d", "--group", "layers", "--lanes", "tf-cpu,tflite-xnnpack,tflite-int8")
+    report = build(tmp_path, tmp_path / "report")
+    page.goto((report / "ops" / "conv2d.html").as_uri())
+    assert _charts_drawn(page) == 2  # the layer shapes, accuracy vs latency
+    assert page.problems == []
+    traces = page.evaluate("document.getElementById('layers-chart').data.map(t => t.name)")
+    assert set(traces) == {"tf-cpu", "tf-cpu in-graph", "tflite-xnnpack", "tflite-int8"}
+    axis = page.evaluate("document.getElementById('layers-chart').layout.xaxis.title.text")
+    assert axis.startswith("% of the lane's peak at 2 threads")
+    assert page.locator("#layers ~ div.scroll table tr").count() == 1 + 3  # one row per layer shape
+    page.goto((report / "index.html").as_uri())
+    header = page.locator("table").filter(has_text="overhead floor").first
+    assert "per call" in header.inner_text() and "op time" in header.inner_text()
+    floor = header.evaluate("t => [...t.rows].find(r => r.cells[0].innerText === 'tf-cpu').cells[11].innerText")
+    assert floor.endswith((" µs", " ms"))  # tf-cpu's no-op call
+    page.screenshot(path=str(tmp_path / "layers.png"), full_page=True)

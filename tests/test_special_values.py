@@ -125,7 +125,7 @@ def test_a_lane_that_hides_special_values_fails_every_case_it_changes(fault):
     plant = FAULTS[fault]
     lane = Planted(f"planted-{fault}", "float", fault, base="tf-cpu", fault=lambda case, base, y: plant(y))
     lanes.LANES[lane.name] = lane
-    run = dict(benchmark=NoTiming(), run_id="t", threads=1, peak_gflops=1.0, availability=(True, ""))
+    run = dict(benchmark=NoTiming(), run_id="t", threads=1, speed={}, availability=(True, ""))
     changed, missed = 0, []
     try:
         for case in [c for c in REGISTRY.select("quick", 0) if "special" in c.params]:

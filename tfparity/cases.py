@@ -81,7 +81,9 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.op.name}[{self.op.label(self.params)}]"
+        """``op[label]``; a real network's layer shape (``params["network"]``) ends in ``,network=<name>``."""
+        network = f",network={self.params['network']}" if "network" in self.params else ""
+        return f"{self.op.name}[{self.op.label(self.params)}{network}]"
 
     @property
     def seed(self) -> int:

@@ -17,6 +17,8 @@ import numpy as np
 from tfparity import lanes as lanes_module
 from tfparity import quant
 from tfparity.metrics import errors, special_reason, tolerance_used
+from tfparity.phases import phase
+from tfparity.probes import rate
 from tfparity.timing import measure
 from tfparity.tolerances import lookup
 
@@ -36,15 +38,16 @@ def base_record(case, lane: str, run_id: str) -> dict:
             "settings": {}, **({"group": case.op.group(case.params)} if case.op.group else {})}
 
 
-def check(case, lane: str, *, benchmark, run_id: str, threads: int, peak_gflops: float,
+def check(case, lane: str, *, benchmark, run_id: str, threads: int, speed: dict,
           availability: tuple[bool, str], results_dir: Path | None = None) -> dict:
-    """Run ``case`` on ``lane`` and return its record (never raises for a lane or case failure).
+    """Run ``case`` on ``lane`` and return its record (never raises for a lane or case failure). ``speed``: the run
+    header's ``peaks`` and ``overhead_floor_s`` (:mod:`tfparity.probes`), which timed records are rated against.
     With ``results_dir``, a mismatching image-shaped output is also drawn to
     ``<results_dir>/pictures/<run_id>/`` and the record names the file (``picture``)."""
     started = time.perf_counter()
     record = base_record(case, lane, run_id)
     try:
-        actual = _evaluate(record, case, lane, benchmark, threads, peak_gflops, availability)
+        actual = _evaluate(record, case, lane, benchmark, threads, speed, availability)
         if results_dir is not None and record["outcome"] in ("fail", "xfail") and _is_image(actual, case.expected):
             record["picture"] = _draw(record, case, actual, Path(results_dir))
     except lanes_module.WorkerCrashed as exc:  # the lane's worker process died: this case, not the run
@@ -68,7 +71,7 @@ def _draw(record: dict, case, actual: np.ndarray, results_dir: Path) -> str:
     return relative.as_posix()
 
 
-def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availability):
+def _evaluate(record, case, lane_name, benchmark, threads, speed, availability):
     """Fill ``record``; return the lane's output (None when the case did not run)."""
     ok, why = availability
     if not ok:
@@ -85,14 +88,15 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
         record.update(outcome="unsupported", reason=str(exc))
         return None
     record.update(tflite_ops=runnable.tflite_ops, settings=runnable.settings)
-    runnable.set_inputs(case.arrays.inputs)
-    runnable.invoke()
-    actual = runnable.output()
-
-    expected = case.expected
+    with phase("run"):
+        runnable.set_inputs(case.arrays.inputs)
+        runnable.invoke()
+        actual = runnable.output()
+    with phase("reference"):
+        expected = case.expected
     if actual.shape == expected.shape and runnable.output_quant is not None:
         actual = quant.judge(record, case, lane_name, runnable)
-        _time(record, case, runnable, benchmark, peak_gflops)
+        _time(record, runnable, benchmark, lane, speed)
         if not _check_ops(record, case, runnable):
             _apply_deviation(record, case.deviation(lane_name), record["outcome"] == "pass")
         return actual
@@ -104,7 +108,7 @@ def _evaluate(record, case, lane_name, benchmark, threads, peak_gflops, availabi
     record["tolerance"] = {"atol": float(np.max(atol, initial=0.0)), "rtol": rtol, "scale": scale_name}
     signed_zeros = judges_zero_signs(case)
     record["metrics"] = errors(actual, expected, magnitude, signed_zeros)
-    _time(record, case, runnable, benchmark, peak_gflops)
+    _time(record, runnable, benchmark, lane, speed)
     if lane.kind == "reference":
         record.update(outcome="baseline", reason=BASELINE)
         return actual
@@ -148,11 +152,15 @@ def float_bound(case, lane, model: bytes | None):
     return expected, magnitude, atol, tolerance.rtol_for(case), scale_name
 
 
-def _time(record, case, runnable, benchmark, peak_gflops) -> None:
-    record["timing"] = timing = measure(benchmark, runnable.invoke, runnable.timer)
-    if timing and timing["median_s"] > 0:
-        record["gflops"] = case.flops / timing["median_s"] / 1e9
-        record["pct_peak"] = 100 * record["gflops"] / peak_gflops
+def _time(record, runnable, benchmark, lane, speed) -> None:
+    """Per-call timing; on TF lanes also the op's in-graph time (``kernel_timing``); then the speed figures."""
+    with phase("timing"):
+        record["timing"] = measure(benchmark, runnable.invoke, runnable.timer)
+    if record["timing"] is None:
+        return
+    if runnable.kernel_timer is not None:
+        record["kernel_timing"] = runnable.kernel_timer()
+    rate(record, lane, speed)
 
 
 def _check_ops(record, case, runnable) -> bool:

@@ -25,6 +25,11 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
 
+# --group: the op cases' benchmark groups, as the -k term that selects them (layer shapes' ids end in network=NAME)
+GROUPS = {"layers": "network=", "grid": "not network="}
+GROUP_HELP = ("layers: the layer shapes of real networks (MobileNetV2, ResNet50, MTCNN, BlazeFace-style); "
+              "grid: the sampled and corner cases (combined with -k by 'and')")
+
 
 def _positive(text: str) -> int:
     try:
@@ -98,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="keyword", default=None,
                      help='select cases: and/or/not over substrings of "<case id>-<lane>", e.g. "conv2d and pad=SAME"')
     run.add_argument("--limit", type=_positive, default=None, help="only the first N cases of each op (smoke runs)")
+    run.add_argument("--group", choices=sorted(GROUPS), default=None, help=GROUP_HELP)
     run.add_argument("--threads", type=_positive, default=None,
                      help="interpreter / TF intra-op threads per worker (default: the cores shared among --jobs)")
     run.add_argument("--seed", type=int, default=0)
@@ -147,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--ops", default=None)
     listing.add_argument("-k", dest="keyword", default=None, help="select cases (as for run)")
     listing.add_argument("--limit", type=_positive, default=None, help="only the first N cases of each op")
+    listing.add_argument("--group", choices=sorted(GROUPS), default=None, help=GROUP_HELP)
     return parser
 
 
@@ -323,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
         else:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        if getattr(args, "group", None):
+            args.keyword = f"({args.keyword}) and {GROUPS[args.group]}" if args.keyword else GROUPS[args.group]
         return COMMANDS[args.command](args)
     except (UsageError, ValueError, ResultsError) as exc:
         print(f"tfparity: error: {exc}", file=sys.stderr)

@@ -1,8 +1,8 @@
 """TF function → .tflite conversion through a content-addressed cache.
 
 The cache key is a SHA-256 of everything that determines the bytes: the case id and its
-params and seed, the conversion mode and TF's version. Converted models live in
-``$TFPARITY_CACHE`` (default ``.cache/tfparity`` in the working directory).
+params and seed, the conversion mode and TF's version. Converted models, and the converter's refusals (one line
+each), live in ``$TFPARITY_CACHE`` (default ``.cache/tfparity`` in the working directory).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 
 import numpy as np
+
+from tfparity.phases import phase
 
 MODES = ("float", "fp16", "dynamic", "int8", "int16x8", "uint8", "uint8-dummy")
 UINT8_MODES = ("uint8", "uint8-dummy")  # legacy uint8: calibrated ranges, or the dummy default ranges
@@ -114,17 +116,33 @@ def _refuse_unquantizable(case, mode: str) -> None:
 
 
 def convert(case, mode: str) -> bytes:
-    """The case's graph as a .tflite flatbuffer (cached). Raises ConversionRefused on refusal."""
+    """The case's graph as a .tflite flatbuffer (cached). Raises ConversionRefused on refusal; a refusal is cached
+    too (``<key>.refused``, its one-line reason), so a later run does not convert the graph again to hear it."""
     if mode not in MODES:
         raise ValueError(f"unknown conversion mode {mode!r}")
     _refuse_unquantizable(case, mode)
     path = cache_dir() / f"{cache_key(case, mode)}.tflite"
     if path.exists():
         return _shapes_kept(case, path.read_bytes())
+    refused = path.with_suffix(".refused")
+    if refused.exists():
+        raise ConversionRefused(refused.read_text())
+    try:
+        model = _convert(case, mode)
+    except ConversionRefused as exc:
+        store(refused, str(exc).encode())
+        raise
+    store(path, model)
+    return _shapes_kept(case, model)
+
+
+def _convert(case, mode: str) -> bytes:
+    """One converter run, or ConversionRefused naming what the converter does not support."""
     from tensorflow.lite.python.convert_phase import ConverterError
 
     try:
-        model = _converter(case, mode).convert()
+        with phase("convert"):
+            return _converter(case, mode).convert()
     except ConverterError as exc:  # a refusal when it names what it does not support; otherwise the converter failed
         if not (_NOT_BUILTIN.search(str(exc)) or "not supported" in str(exc).lower()):
             raise
@@ -133,8 +151,6 @@ def convert(case, mode: str) -> bytes:
         if "not yet supported" not in str(exc):
             raise
         raise ConversionRefused(first_line(exc)) from None
-    store(path, model)
-    return _shapes_kept(case, model)
 
 
 def _shapes_kept(case, model: bytes) -> bytes:

@@ -15,6 +15,7 @@ the lane and the op, ``-`` -> ``_``) and records each result as it finishes.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -22,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any TF import; `--v
 
 import pytest  # noqa: E402
 
-from tfparity import isolation, registries, results  # noqa: E402
+from tfparity import isolation, phases, registries, results  # noqa: E402
 from tfparity.cases import PROFILES  # noqa: E402
 from tfparity.sharding import in_shard, parse_shard, shard_name  # noqa: E402
 
@@ -155,7 +156,7 @@ def _writer(config):
 
 
 def _header(config) -> dict:
-    from tfparity import machine, timing
+    from tfparity import machine
 
     jobs, isolated = _jobs(config), bool(config.getoption("numprocesses", None))
     return {
@@ -168,9 +169,22 @@ def _header(config) -> dict:
         "case_timeout_s": config.getoption("case_timeout") if isolated else 0,
         "shard": shard_name(config.tfparity_shard),
         "machine": machine.machine(), "versions": machine.versions(),
-        "peak_gflops": timing.peak_gflops(config.getoption("threads")),  # at the lanes' thread count
-        "lane_environments": _environments(config),
+        "lane_environments": _environments(config), **_speed(config),
     }
+
+
+def _speed(config) -> dict:
+    """``peaks`` and, when timing, each available lane's ``overhead_floor_s`` and the measured GEMMs, at the lanes'
+    thread count (:mod:`tfparity.probes`); ``peak_gflops``: the float32 peak."""
+    from tfparity import peaks, probes
+    from tfparity.lanes import LANES
+
+    threads, started = config.getoption("threads"), time.perf_counter()
+    if _timing(config):
+        found = probes.header({name: LANES[name] for name, (ok, _) in _availability(config).items() if ok}, threads)
+    else:
+        found = {"peaks": peaks.combine(peaks.theoretical(threads), {})}
+    return {**found, "peak_gflops": found["peaks"]["float32"]["peak"], "probes_s": time.perf_counter() - started}
 
 
 def _environments(config) -> dict:
@@ -204,14 +218,15 @@ def tfparity_check(request, benchmark):
         if previous is not case:  # a process holds one case's arrays at a time, whichever lanes it runs
             previous.release()
         limit = config.getoption("case_timeout") if hasattr(config, "workerinput") else 0
-        with isolation.time_limit(limit):
+        with isolation.time_limit(limit), phases.recording() as spent:
             if isinstance(case.op, ModelSpec):
                 record = check_model(case, lane, benchmark=benchmark, run_id=writer.run_id,
                                      threads=config.getoption("threads"), availability=_availability(config)[lane])
             else:
                 record = check(case, lane, benchmark=benchmark, run_id=writer.run_id,
-                               threads=config.getoption("threads"), peak_gflops=config.tfparity_header["peak_gflops"],
+                               threads=config.getoption("threads"), speed=config.tfparity_header,
                                availability=_availability(config)[lane], results_dir=writer.path.parent)
+        record["phases"] = {name: round(seconds, 4) for name, seconds in spent.items()}
         writer.write(record)
         outcome, reason = record["outcome"], record["reason"]
         if outcome in ("fail", "error"):
@@ -265,7 +280,9 @@ def pytest_sessionfinish(session, exitstatus):
     if writer is not None:
         writer.close()
     if writer is not None and not hasattr(config, "workerinput"):
-        config.tfparity_counts = counts = Counter((r["lane"], r["outcome"]) for r in results.read_run(writer.path)[1])
+        records = results.read_run(writer.path)[1]
+        config.tfparity_counts = counts = Counter((r["lane"], r["outcome"]) for r in records)
+        config.tfparity_split = _split(records, config.tfparity_header)
         config.tfparity_unchecked = _unchecked(config, counts)
         if config.tfparity_unchecked:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -284,9 +301,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.write_line(f"{'lane':<{width}}" + "".join(f"{o:>12}" for o in outcomes))
     for lane in config.tfparity_lanes:
         tr.write_line(f"{lane:<{width}}" + "".join(f"{counts.get((lane, o), 0):>12}" for o in outcomes))
+    tr.write_line(config.tfparity_split)
     tr.write_line(f"run file: {writer.path}")
     for line in config.tfparity_unchecked:
         tr.write_line(line, red=True, bold=True)
+
+
+def _split(records: list[dict], header: dict) -> str:
+    """Where the run's time went: the run-start probes, then the records' seconds per phase (:mod:`tfparity.phases`),
+    largest first, and what no phase names."""
+    spent = Counter()
+    for record in records:
+        spent.update(record.get("phases") or {})
+    total = sum(r.get("duration_s", 0) for r in records)
+    parts = [f"{name} {seconds:.0f} s" for name, seconds in spent.most_common()]
+    return (f"time: probes {header.get('probes_s', 0):.0f} s; cases {total:.0f} s: " + ", ".join(
+        parts + [f"judging and the rest {max(total - sum(spent.values()), 0):.0f} s"]))
 
 
 def _unchecked(config, counts: Counter) -> list[str]:

@@ -9,7 +9,10 @@ the table it gives is cached as an Arrow IPC file (plain columns, no code) and r
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import gc
+import itertools
 import json
 import os
 import uuid
@@ -75,30 +78,31 @@ class RunWriter:
             self._fd = -1
 
 
-def _parse(text: str):
-    """One JSON line: orjson (fast), or the standard parser for what only it reads (NaN, Infinity)."""
+def _parse(line: bytes):
+    """One JSON line: orjson (fast), or the standard parser for what only it reads (NaN, Infinity; invalid
+    UTF-8, replaced)."""
     import orjson
 
     try:
-        return orjson.loads(text)
+        return orjson.loads(line)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        return json.loads(line.decode("utf-8", errors="replace"))
 
 
 def read_run(path: str | Path) -> tuple[dict, list[dict]]:
     """Header and results of one run file. A truncated last line (a killed run) is dropped with a
     warning; a corrupt line elsewhere or a newer schema raises :class:`ResultsError`."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = path.read_bytes().splitlines()
     parsed = []
-    for number, text in enumerate(lines, 1):
-        if not text.strip():
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
             continue
         try:
-            parsed.append(_parse(text))
+            parsed.append(_parse(line))
         except (json.JSONDecodeError, RecursionError):
             if number == len(lines):
-                warnings.warn(f"{path.name}: dropped a truncated last line ({len(text)} bytes)", stacklevel=2)
+                warnings.warn(f"{path.name}: dropped a truncated last line ({len(line)} bytes)", stacklevel=2)
                 continue
             raise ResultsError(f"{path}: line {number} is not JSON") from None
     if not parsed or not isinstance(parsed[0], dict) or parsed[0].get("type") != "run":
@@ -161,12 +165,14 @@ def load_files(paths: list[Path]):
     Columns are the record's keys, nested objects flattened one level (``timing.median_s``,
     ``params.strides``, ``metrics.lsb_hist``); ``timing.samples`` holds a float64 numpy array of
     seconds per record (a read-only view of the cache; None where the record has no timing). Each run
-    file is parsed once: its table is cached as an Arrow file (see :func:`_cached`), so loading a long
+    file is parsed once: its table is cached as an Arrow file (see :func:`_readers`), so loading a long
     history reads memory-mapped columns instead of JSON."""
     import pandas as pd
 
     decoded: dict[str, object] = {}
-    frames = [_frame(Path(path), _cached(Path(path)), decoded) for path in paths]
+    paths = [Path(path) for path in paths]
+    tables = [_run_table(path, reader) for path, reader in zip(paths, _readers(paths))]
+    frames = [_frame(list(group), decoded) for _, group in itertools.groupby(tables, _frame_key)]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["run_id", "case_id", "op", "lane", "outcome"])
     if "started_utc" in frame:
@@ -201,9 +207,22 @@ def _cache_entry(path: Path) -> tuple[Path, bytes]:
 
 
 def _cached(path: Path):
-    """``path`` as an Arrow file reader: the cached one when its stamp matches, else the run file is read
-    (:func:`read_run`, with all its checks), tabulated and cached. A run file whose last line is
-    incomplete (still being written, or killed) is not cached, so its warning is given on every load."""
+    """``path`` as an Arrow file reader (see :func:`_readers`)."""
+    return _readers([path])[0]
+
+
+def _readers(paths: list[Path]) -> list:
+    """Each run file's table as an Arrow file reader: the cached one when its stamp matches, else the run
+    file is tabulated (:func:`_tabulate`; in worker processes where several are)."""
+    import pyarrow as pa
+
+    readers = [_cache_hit(path) for path in paths]
+    built = iter(_tabulate_all([path for path, reader in zip(paths, readers) if reader is None]))
+    return [pa.ipc.open_file(pa.BufferReader(next(built))) if reader is None else reader for reader in readers]
+
+
+def _cache_hit(path: Path):
+    """``path``'s cached table as an Arrow file reader, or None where it is missing or stale."""
     import pyarrow as pa
 
     entry, stamp = _cache_entry(path)
@@ -213,8 +232,44 @@ def _cached(path: Path):
             return reader
     except (OSError, pa.ArrowInvalid, AttributeError):
         pass
-    header, results = read_run(path)
-    table, as_json = _table(header, results)
+    return None
+
+
+def _tabulate_all(paths: list[Path]) -> list:
+    """:func:`_tabulate` of each path, in order: in worker processes (one per CPU) where there are several,
+    their warnings given again here. Workers are forked: nothing is imported again (a script that loads
+    results needs no ``__main__`` guard)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    workers = min(len(paths), os.cpu_count() or 1)
+    if workers < 2:
+        return [_tabulate(path) for path in paths]
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        done = list(pool.map(_tabulate_recording, paths))
+    for _, caught in done:
+        for message in caught:
+            warnings.warn(message, stacklevel=4)
+    return [data for data, _ in done]
+
+
+def _tabulate_recording(path: Path) -> tuple:
+    """:func:`_tabulate` in a worker process: its Arrow file and the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        return _tabulate(path), [w.message for w in caught]
+
+
+def _tabulate(path: Path):
+    """``path`` read (:func:`read_run`, with all its checks) and tabulated (:func:`_table`), as Arrow IPC file
+    bytes, and cached. A run file whose last line is incomplete (still being written, or killed) is not
+    cached, so its warning is given on every load."""
+    import pyarrow as pa
+
+    entry, stamp = _cache_entry(path)
+    with _no_gc():  # parsed JSON holds no reference cycles: collecting while it is built is wasted
+        header, results = read_run(path)
+        table, as_json = _table(header, results)
     table = table.replace_schema_metadata(
         {"source": stamp, "header": json.dumps(header), "json_columns": json.dumps(as_json)})
     sink = pa.BufferOutputStream()
@@ -231,7 +286,19 @@ def _cached(path: Path):
             os.replace(temporary, entry)
         except OSError:
             pass  # a read-only cache only costs speed
-    return pa.ipc.open_file(pa.BufferReader(data))
+    return data
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic garbage collector paused (if it ran) for the block."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def clear_cache(directory: str | Path) -> None:
@@ -247,21 +314,9 @@ def _table(header: dict, results: list[dict]) -> tuple:
     as JSON text, decoded again by :func:`_frame`. Returns the table and the names of those columns."""
     import pyarrow as pa
 
-    context = {"started_utc": header["started_utc"], "profile": header.get("profile"),
-               "threads": header.get("threads"), "git_commit": header.get("git_commit"),
-               "peak_gflops": header.get("peak_gflops"),
-               **{f"machine.{k}": v for k, v in header.get("machine", {}).items()},
-               **{f"versions.{k}": v for k, v in header.get("versions", {}).items()}}
-    n = len(results)
-    columns: dict[str, list] = {name: [value] * n for name, value in context.items()}
-    for i, record in enumerate(results):
-        for key, value in record.items():
-            items = ((f"{key}.{k}", v) for k, v in value.items()) if isinstance(value, dict) else ((key, value),)
-            for name, v in items:
-                columns.setdefault(name, [None] * n)[i] = v
     arrays, as_json = {}, []
-    for name, values in columns.items():
-        kinds = {type(v) for v in values if v is not None}
+    for name, values in _columns(header, results).items():
+        kinds = set(map(type, values)) - {type(None)}
         target = (pa.list_(pa.float64()) if name == SAMPLES else pa.string() if kinds <= {str}
                   else pa.bool_() if kinds == {bool} else pa.int64() if kinds == {int}
                   else pa.float64() if kinds <= {int, float} else None)
@@ -270,19 +325,80 @@ def _table(header: dict, results: list[dict]) -> tuple:
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             arrays[name] = None
         if arrays[name] is None:
-            arrays[name] = pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+            arrays[name] = pa.array([None if v is None else _json_text(v) for v in values], pa.string())
             as_json.append(name)
     return pa.table(arrays), as_json
 
 
-def _frame(path: Path, reader, decoded: dict[str, object]):
-    """The cached table of one run file as a DataFrame: ``run_file`` added, JSON columns decoded
-    (``decoded`` maps JSON text to its value, shared by the run files of one load)."""
+def _columns(header: dict, results: list[dict]) -> dict[str, object]:
+    """The header's fields, then the records' keys flattened one level in order of first appearance (as
+    ``pandas.json_normalize``), each as a sequence of one value per record (None where a record lacks the
+    key). Records are taken in groups of one shape (keys and nested keys, in order), a group's columns cut
+    at once (:func:`_flattened`)."""
+    import numpy as np
+
+    n = len(results)
+    context = {"started_utc": header["started_utc"], "profile": header.get("profile"),
+               "threads": header.get("threads"), "git_commit": header.get("git_commit"),
+               "peak_gflops": header.get("peak_gflops"),
+               **{f"machine.{k}": v for k, v in header.get("machine", {}).items()},
+               **{f"versions.{k}": v for k, v in header.get("versions", {}).items()}}
+    columns: dict[str, object] = {name: [value] * n for name, value in context.items()}
+    shapes: dict[tuple, list[int]] = {}
+    for i, record in enumerate(results):
+        shapes.setdefault(tuple((k, *v) if type(v) is dict else k for k, v in record.items()), []).append(i)
+    for shape, rows in shapes.items():
+        for name, values in _flattened(shape, [results[i] for i in rows]):
+            if name not in columns:
+                columns[name] = np.full(n, None, object)
+            columns[name][rows] = np.fromiter(values, object, len(rows))
+    return columns
+
+
+def _flattened(shape: tuple, records: list[dict]):
+    """``(name, values)`` of each flattened key of ``records``, which all have this shape: a key, or a tuple
+    of a key and the nested keys of its object."""
+    for key, values in zip(shape, zip(*map(dict.values, records))):
+        if type(key) is tuple:
+            yield from ((f"{key[0]}.{k}", v) for k, v in zip(key[1:], zip(*map(dict.values, values))))
+        else:
+            yield key, values
+
+
+def _json_text(value) -> str:
+    """``value`` as JSON text for :func:`_frame` to decode: orjson's, or the standard encoder's where orjson
+    would write null for NaN or Infinity (any text with a null) or cannot (integers past 64 bits)."""
+    import orjson
+
+    try:
+        text = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+    return json.dumps(value) if b"null" in text else text.decode()
+
+
+def _run_table(path: Path, reader):
+    """The table of run file ``path`` (from its Arrow file ``reader``), with a first column ``run_file``."""
+    import pyarrow as pa
+
     table = reader.read_all()
-    frame = table.to_pandas()
-    for name in json.loads(table.schema.metadata[b"json_columns"]):
+    return table.add_column(0, "run_file", pa.repeat(pa.scalar(path.name), len(table)))
+
+
+def _frame_key(table) -> tuple:
+    """What run tables must share to make one frame together: their column names and types, and which
+    columns are JSON text."""
+    return table.schema.remove_metadata(), table.schema.metadata[b"json_columns"]
+
+
+def _frame(tables: list, decoded: dict[str, object]):
+    """Run tables of one :func:`_frame_key` as one DataFrame, JSON columns decoded (``decoded`` maps JSON text to
+    its value, shared by the frames of one load)."""
+    import pyarrow as pa
+
+    frame = pa.concat_tables(tables).to_pandas()
+    for name in json.loads(tables[0].schema.metadata[b"json_columns"]):
         text = frame[name].astype(object)
         decoded.update((s, json.loads(s)) for s in text.dropna().unique() if s not in decoded)
         frame[name] = text.map(decoded, na_action="ignore")
-    frame.insert(0, "run_file", path.name)
     return frame

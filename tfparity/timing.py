@@ -1,4 +1,4 @@
-"""Timing of the compute call with pytest-benchmark, and the machine's float32 peak.
+"""Timing of the compute call with pytest-benchmark, and of an op inside one graph call (TF's kernel time).
 
 pytest-benchmark warms up, calibrates iterations per round against the timer's resolution,
 then runs rounds until ``--benchmark-max-time`` (at least ``--benchmark-min-rounds``). Inputs are
@@ -7,6 +7,7 @@ set before timing; only ``Runnable.invoke`` is timed.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -63,18 +64,30 @@ def measure(benchmark, invoke, timer=None) -> dict | None:
     }
 
 
-def peak_gflops(threads: int, n: int = 1024, repeats: int = 5) -> float:
-    """Float32 peak estimate at the lanes' thread count: best of ``repeats`` numpy sgemm ``n×n @ n×n`` (2n³ FLOPs
-    each) with the BLAS limited to ``threads`` threads."""
-    from threadpoolctl import threadpool_limits
+LOOP_ROUNDS = 5
+MAX_LOOP = 256
 
-    with threadpool_limits(limits=threads, user_api="blas"):
-        rng = np.random.default_rng(0)
-        a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
-        a @ b  # warm-up: threads, caches
-        best = float("inf")
-        for _ in range(repeats):
+
+def in_graph(run_loop) -> dict:
+    """An op's time inside one graph call, apart from the call's dispatch: ``run_loop(n)`` runs the op ``n`` times in
+    one call (TF: :func:`tfparity.lanes.inprocess.looped`). With ``T(n)`` the median of :data:`LOOP_ROUNDS` calls:
+    ``n = 2`` when ``T(2) >= 2·T(1)`` already, else the ``n`` at which the iterations, at ``T(2) - T(1)`` each,
+    take as long as the single call (at most :data:`MAX_LOOP`); the op's time is ``(T(n) - T(1)) / (n - 1)``: the
+    dispatch, paid once per call, cancels."""
+
+    def median(n):
+        run_loop(n)  # warm-up: a new trip count may take another path
+        times = []
+        for _ in range(LOOP_ROUNDS):
             start = time.perf_counter()
-            a @ b
-            best = min(best, time.perf_counter() - start)
-        return 2 * n**3 / best / 1e9
+            run_loop(n)
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+
+    single, n = median(1), 2
+    many = median(n)
+    if many < 2 * single:
+        n = min(MAX_LOOP, max(4, math.ceil(single / max(many - single, single / MAX_LOOP)) + 1))
+        many = median(n)
+    return {"median_s": max(many - single, 0.0) / (n - 1), "loop_iterations": n, "call_s": single,
+            "method": "tf.while_loop in one call: (T(n) - T(1)) / (n - 1)"}

@@ -55,6 +55,7 @@ class Runnable:
     outputs: Callable[[], list[np.ndarray]] | None = None  # every output, in the model's order (dequantized)
     timer: Callable[[int, float, int], dict] | None = None
     resize: Callable[[list[tuple[int, ...]]], None] | None = None  # re-plan for other input shapes (None: cannot)
+    kernel_timer: Callable[[], dict] | None = None  # TF lanes: the op's in-graph time (timing.in_graph)
 
 
 class Refused(Exception):
@@ -117,6 +118,15 @@ class Lane:
             return ("the legacy uint8 path is judged on whole models (the networks it is used for, `--suite models`); "
                     "op cases run on the int8 lanes")
         return ""
+
+    @property
+    def compute_dtype(self) -> str | None:
+        """The arithmetic its kernels run, whose peak ``pct_peak`` divides by (:mod:`tfparity.peaks`): float64 (the
+        numpy reference), int8 (integer and dynamic-range models), float32 (the rest); None where tfparity knows
+        no peak (an accelerator)."""
+        if self.kind == "reference":
+            return "float64"
+        return "float32" if self.mode in ("float", "fp16") else "int8"
 
     @property
     def judged_as(self) -> str:

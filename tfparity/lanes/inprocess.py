@@ -10,6 +10,7 @@ from functools import cache
 
 import numpy as np
 
+from tfparity import timing
 from tfparity.convert import CALIBRATION_SAMPLES
 from tfparity.lanes.base import (
     Capabilities,
@@ -21,6 +22,7 @@ from tfparity.lanes.base import (
     model_ops,
     refusal_or_error,
 )
+from tfparity.phases import phase
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,28 @@ def configure_tf_threads(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:  # TF already initialized in this process: the earlier setting stands
         pass
+
+
+LOOP_PROBE = 1e-3
+
+
+def looped(tf, op, jit_compile: bool, signature: list):
+    """``f(n, *inputs)``: ``op`` run ``n`` times in one ``tf.function`` call (a ``tf.while_loop``), returning the last
+    probe and the last output. Each iteration's inputs are shifted by the probe taken from the previous output,
+    ``1e-3·tanh(first element)`` (cast to the input dtype), so no iteration can be hoisted out of the loop; the whole
+    output is carried by the loop and returned, so no part of it can be dropped (XLA would otherwise compute only
+    the element the probe reads)."""
+
+    def run(n, *inputs):
+        def body(i, probe, _):
+            out = tf.nest.flatten(op(*[x + tf.cast(probe, x.dtype) for x in inputs]))[0]
+            first = tf.reshape(out, [-1])[0]
+            return i + 1, LOOP_PROBE * tf.tanh(tf.cast(first, tf.float32)), out
+
+        start = tf.zeros_like(tf.nest.flatten(op(*inputs))[0])
+        return tf.while_loop(lambda i, probe, _: i < n, body, (tf.constant(0), tf.constant(0.0), start))[1:]
+
+    return tf.function(run, jit_compile=jit_compile, input_signature=[tf.TensorSpec([], tf.int32), *signature])
 
 
 _XLA_UNSUPPORTED = re.compile(r"No registered '(\w+)' OpKernel for XLA_")
@@ -133,11 +157,25 @@ class TfLane(Lane):
                                   f"for XLA_{self.device}_JIT") from None
                 raise
 
-        resize([x.shape for x in case.arrays.inputs])
-        run_first(case.arrays.inputs)  # compile now, so XLA refusals surface as `unsupported`
+        def kernel_timer():
+            with tf.device(device):
+                loop = looped(tf, case.op.tf(case.params, case.arrays.consts), self.xla,
+                              [tf.TensorSpec(x.shape, x.dtype) for x in state["inputs"]])
+
+            def run_loop(n):
+                with tf.device(device):
+                    loop(tf.constant(n), *state["inputs"])[0].numpy()
+                sync()
+
+            with phase("in_graph"):
+                return timing.in_graph(run_loop)
+
+        with phase("load"):
+            resize([x.shape for x in case.arrays.inputs])
+            run_first(case.arrays.inputs)  # compile now, so XLA refusals surface as `unsupported`
         return Runnable(set_inputs=set_inputs, invoke=invoke, output=lambda: state["out"].numpy(),
                         settings=settings, outputs=lambda: [t.numpy() for t in tf.nest.flatten(state["out"])],
-                        resize=resize)
+                        resize=resize, kernel_timer=kernel_timer)
 
 
 RESOLVERS = {
@@ -179,9 +217,11 @@ class TfliteLane(Lane):
         module = self._interpreter_module()
         resolver = getattr(module.OpResolverType, RESOLVERS[self.resolver])
         try:
-            it = module.Interpreter(model_content=model, num_threads=threads, experimental_op_resolver_type=resolver,
-                                    experimental_preserve_all_tensors=preserve_all_tensors)
-            it.allocate_tensors()
+            with phase("load"):
+                it = module.Interpreter(model_content=model, num_threads=threads,
+                                        experimental_op_resolver_type=resolver,
+                                        experimental_preserve_all_tensors=preserve_all_tensors)
+                it.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise refusal_or_error(f"interpreter: {str(exc).strip().splitlines()[0][:300]}") from None
         return it

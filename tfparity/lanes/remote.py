@@ -33,6 +33,7 @@ from tfparity.lanes.base import (
     refusal_or_error,
 )
 from tfparity.lanes.worker import PROTOCOL, array_bytes, bytes_array, read_frame, write_frame
+from tfparity.phases import phase
 
 WORKER = Path(__file__).with_name("worker.py")
 ANSWER_TIMEOUT_S = 300.0
@@ -129,7 +130,8 @@ def worker_for(key: str, python: str | Path) -> Worker:
     """The live worker of ``key`` (a lane), started when missing or dead."""
     worker = _WORKERS.get(key)
     if worker is None or worker.process.poll() is not None:
-        worker = _WORKERS[key] = Worker(python)
+        with phase("worker_start"):
+            worker = _WORKERS[key] = Worker(python)
     return worker
 
 
@@ -187,7 +189,8 @@ def load(worker: Worker, model: bytes, runtime: str, settings: dict) -> Loaded:
     """Load ``model`` (bytes) in ``worker`` with ``runtime`` ("interpreter" or "compiled") and ``settings``."""
     from reference.tflite import load as parse
 
-    reply, _ = worker.request("load", [model], runtime=runtime, settings=settings)
+    with phase("load"):
+        reply, _ = worker.request("load", [model], runtime=runtime, settings=settings)
     graph = parse(model)
     in_pos, take = _positions(reply["inputs"], graph.inputs), _positions(reply["outputs"], graph.outputs)
     feed = [in_pos.index(j) for j in range(len(in_pos))]
@@ -219,6 +222,10 @@ class WorkerLane(Lane):
     @property
     def judged_as(self) -> str:
         return self.base or self.name
+
+    @property
+    def compute_dtype(self):
+        return None if self.accelerator else super().compute_dtype
 
     @property
     def activations(self):

@@ -121,3 +121,30 @@ def clamps_infinity(op: str) -> Deviation:
         f"TFLite's builtin and reference {op} kernels (LiteRT 2.3) clamp the output to float32's finite range even "
         f"with no fused activation: every ±Inf result comes out as ±3.40282347e+38 (NaN stays NaN)",
         when=lambda p: p.get("special") == "inf", symptom=special_symptom(r"(-?)3\.40282347e\+38", r"\1inf"))
+
+
+QUICK_LAYERS, QUICK_LAYER_FLOPS = 3, 10e6
+
+
+def with_layers(op: str, grid: dict, flops: Callable[[dict], int]) -> dict:
+    """``grid`` (profile -> params thunk) followed by ``op``'s real-network layer shapes
+    (:func:`tfparity.ops.layer_shapes.layer_shapes`, each with ``network`` and ``layer``): all of them in the full
+    profile; in quick, for each of the first :data:`QUICK_LAYERS` networks holding the op, its cheapest shape of at
+    least :data:`QUICK_LAYER_FLOPS` (its costliest where none reaches it)."""
+
+    def layers():
+        from tfparity.ops.layer_shapes import layer_shapes
+
+        return layer_shapes()[op]
+
+    def quick_layers():
+        by_net: dict[str, list[dict]] = {}
+        for params in layers():
+            by_net.setdefault(params["network"], []).append(params)
+        picks = []
+        for shapes in list(by_net.values())[:QUICK_LAYERS]:
+            big = [p for p in shapes if flops(p) >= QUICK_LAYER_FLOPS]
+            picks.append(min(big, key=flops) if big else max(shapes, key=flops))
+        return picks
+
+    return {"quick": lambda: [*grid["quick"](), *quick_layers()], "full": lambda: [*grid["full"](), *layers()]}

@@ -25,6 +25,7 @@ from tfparity.ops.common import (
     sample,
     special_label,
     special_values,
+    with_layers,
     with_specials,
 )
 
@@ -240,7 +241,8 @@ def _same_without_padding(params) -> bool:
 
 CONV2D = OpSpec(
     name="conv2d", family="conv",
-    samples=_grid(_CONV_CORNERS, "conv2d", 12, 330, 20, with_specials(_CONV_CORNERS[0], ("nan", "inf", "saturate"))),
+    samples=with_layers("conv2d", _grid(_CONV_CORNERS, "conv2d", 12, 330, 20,
+                                         with_specials(_CONV_CORNERS[0], ("nan", "inf", "saturate"))), _conv_flops),
     make_arrays=_arrays, tf=_conv_tf, reference=_conv_ref, magnitude=_magnitude(_conv_ref),
     flops=_conv_flops, label=_label, tflite_ops=frozenset({"CONV_2D"}),
     known=(Deviation(
@@ -253,7 +255,7 @@ CONV2D = OpSpec(
 
 DEPTHWISE_CONV2D = OpSpec(
     name="depthwise_conv2d", family="conv",
-    samples=_grid(_DEPTHWISE_CORNERS, "depthwise", 12, 260, 21),
+    samples=with_layers("depthwise_conv2d", _grid(_DEPTHWISE_CORNERS, "depthwise", 12, 260, 21), _depthwise_flops),
     make_arrays=_arrays, tf=_depthwise_tf, reference=_depthwise_ref, magnitude=_magnitude(_depthwise_ref),
     flops=_depthwise_flops, label=_label, tflite_ops=frozenset({"DEPTHWISE_CONV_2D"}),
     known=(Deviation(
@@ -273,7 +275,7 @@ DEPTHWISE_CONV2D = OpSpec(
 
 CONV2D_TRANSPOSE = OpSpec(
     name="conv2d_transpose", family="conv",
-    samples=_grid(_TRANSPOSE_CORNERS, "transpose", 10, 160, 22),
+    samples=with_layers("conv2d_transpose", _grid(_TRANSPOSE_CORNERS, "transpose", 10, 160, 22), _transpose_flops),
     make_arrays=_arrays, tf=_transpose_tf, reference=_transpose_ref, magnitude=_magnitude(_transpose_ref),
     flops=_transpose_flops, label=_transpose_label, tflite_ops=frozenset({"TRANSPOSE_CONV"}),
     known=(Deviation(

@@ -21,6 +21,7 @@ from tfparity.ops.common import (
     special_label,
     special_symptom,
     special_values,
+    with_layers,
     with_specials,
 )
 
@@ -64,16 +65,21 @@ _SOFTMAX_QUICK = [
     dict(input_shape=[8, 64], axis=-1, scale=100.0),
     *with_specials(dict(input_shape=[2, 7, 7, 16], axis=-1, scale=1.0), ("nan", "inf", "huge", "saturate")),
 ]
+def _softmax_flops(params) -> int:
+    return 5 * int(np.prod(params["input_shape"]))
+
+
 _SOFTMAX_FULL = with_specials(dict(input_shape=[3, 33], axis=0, scale=4.0), ("nan", "inf", "huge", "saturate"))
 
 SOFTMAX = OpSpec(
     name="softmax", family="softmax",
-    samples={"quick": lambda: _SOFTMAX_QUICK,
-             "full": lambda: _SOFTMAX_QUICK + sample(40, 80, _softmax_draw) + _SOFTMAX_FULL},
+    samples=with_layers("softmax", {"quick": lambda: _SOFTMAX_QUICK,
+                                    "full": lambda: _SOFTMAX_QUICK + sample(40, 80, _softmax_draw) + _SOFTMAX_FULL},
+                        _softmax_flops),
     make_arrays=_arrays,
     tf=lambda params, consts: _softmax_tf(params["axis"]),
     reference=lambda params, inputs, consts: reference.softmax(inputs[0], axis=params["axis"]),
-    flops=lambda params: 5 * int(np.prod(params["input_shape"])),
+    flops=_softmax_flops,
     label=_softmax_label, tflite_ops=frozenset({"SOFTMAX"}),
 )
 

@@ -23,6 +23,7 @@ from tfparity.ops.common import (
     special_label,
     special_symptom,
     special_values,
+    with_layers,
     with_specials,
 )
 
@@ -104,7 +105,8 @@ def _ref(name):
 
 
 MAX_POOL2D = OpSpec(
-    name="max_pool2d", family="pool", samples=_grid(30, ("negzero", "subnormal", "huge")), make_arrays=_arrays,
+    name="max_pool2d", family="pool", make_arrays=_arrays,
+    samples=with_layers("max_pool2d", _grid(30, ("negzero", "subnormal", "huge")), _flops),
     tf=_pool_tf("max_pool2d"), reference=_ref("max_pool2d"),
     flops=_flops, label=_label, tflite_ops=frozenset({"MAX_POOL_2D"}),
     known=(Deviation(
@@ -119,7 +121,8 @@ MAX_POOL2D = OpSpec(
 )
 
 AVG_POOL2D = OpSpec(
-    name="avg_pool2d", family="pool", samples=_grid(31, ("subnormal", "huge")), make_arrays=_arrays,
+    name="avg_pool2d", family="pool", make_arrays=_arrays,
+    samples=with_layers("avg_pool2d", _grid(31, ("subnormal", "huge")), _flops),
     tf=_pool_tf("avg_pool2d"), reference=_ref("avg_pool2d"),
     magnitude=lambda params, inputs, consts: _ref("avg_pool2d")(params, [np.abs(inputs[0])], consts),
     scale_name="avg|x|",

@@ -14,7 +14,7 @@ import numpy as np
 
 import reference
 from tfparity.cases import Arrays, OpSpec
-from tfparity.ops.common import dims, sample
+from tfparity.ops.common import dims, sample, with_layers
 
 METHODS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
 V1_FLAGS = {  # method -> valid (align_corners, half_pixel_centers); area has no half_pixel_centers
@@ -120,8 +120,8 @@ def _common_label(params) -> str:
 
 RESIZE = OpSpec(
     name="resize", family="resize",
-    samples={"quick": lambda: _rotate(_V2, 3),
-             "full": lambda: _rotate(_V2, len(SHAPES)) + _random_shapes(60, _V2, 160)},
+    samples=with_layers("resize", {"quick": lambda: _rotate(_V2, 3),
+                                   "full": lambda: _rotate(_V2, len(SHAPES)) + _random_shapes(60, _V2, 160)}, _flops),
     make_arrays=_arrays, tf=_v2_tf,
     reference=lambda p, inputs, consts: reference.resize(inputs[0], p["size"], p["method"], antialias=p["antialias"]),
     magnitude=_magnitude, scale_name="max|x|", flops=_flops,
