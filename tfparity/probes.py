@@ -4,9 +4,10 @@
   1x1 float32 input (``tf.identity``: a ``tf.function`` returning its input on TF lanes, a converted model with
   no op on LiteRT lanes). A result within :data:`OVERHEAD_BOUND` times its lane's floor measures the call, not
   the kernel: it is marked ``overhead_bound``.
-- **GEMM** (``peaks[dtype].gemm``): ``x @ w`` with ``x`` 256x1024 and ``w`` a constant 1024x1024
-  (``2·256·1024·1024`` operations), as FULLY_CONNECTED on ``tflite-xnnpack`` (float32) and ``tflite-int8``
-  (int8); the best round counts (a peak, not a typical figure).
+- **GEMM** (``peaks[dtype].gemm``): ``x @ w`` with ``x`` m×k and ``w`` a constant k×n (``2·m·k·n`` operations) for
+  each of :data:`GEMM_SHAPES`, one large and two whose operands stay in cache, as FULLY_CONNECTED on
+  ``tflite-xnnpack`` (float32) and ``tflite-int8`` (int8); the best round of the best shape counts (a peak, not a
+  typical figure).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tfparity.lanes.remote import discard
 from tfparity.lanes.worker import time_calls
 
 OVERHEAD_BOUND = 2.0
-GEMM_SHAPE = (256, 1024, 1024)  # m, k, n
+GEMM_SHAPES = ((256, 1024, 1024), (4096, 64, 64), (1024, 256, 256))  # (m, k, n): large, and cache-resident
 GEMM_LANES = {"float32": "tflite-xnnpack", "int8": "tflite-int8"}
 ROUNDS, ROUND_TIME_S = 15, 0.05  # at least ROUNDS rounds, about ROUND_TIME_S of them in all
 
@@ -37,24 +38,28 @@ def _matmul_tf(params, consts):
     return lambda x: tf.matmul(x, w)
 
 
-def _probe(name: str, inputs, consts, tf, reference, flops: int, ops: frozenset) -> OpSpec:
-    return OpSpec(name=name, family="probe", samples={"quick": lambda: [{}], "full": lambda: [{}]},
-                  make_arrays=lambda params, rng: Arrays(inputs(rng), consts(rng)), tf=tf,
-                  reference=reference, flops=lambda params: flops, label=lambda params: "", tflite_ops=ops)
+def _probe(name: str, samples: list[dict], make_arrays, tf, reference, flops, label, ops: frozenset) -> OpSpec:
+    return OpSpec(name=name, family="probe", samples={"quick": lambda: samples, "full": lambda: samples},
+                  make_arrays=make_arrays, tf=tf, reference=reference, flops=flops, label=label, tflite_ops=ops)
 
 
-NOOP = _probe("noop", lambda rng: [np.ones((1, 1), np.float32)], lambda rng: {}, _identity_tf,
-              lambda params, inputs, consts: np.asarray(inputs[0], np.float64), 0, frozenset())
-_M, _K, _N = GEMM_SHAPE
-GEMM = _probe("gemm", lambda rng: [rng.standard_normal((_M, _K)).astype(np.float32)],
-              lambda rng: {"w": (rng.standard_normal((_K, _N)) / np.sqrt(_K)).astype(np.float32)}, _matmul_tf,
-              lambda params, inputs, consts: inputs[0].astype(np.float64) @ consts["w"], 2 * _M * _K * _N,
-              frozenset({"FULLY_CONNECTED"}))
+def _gemm_arrays(params, rng) -> Arrays:
+    m, k, n = params["m"], params["k"], params["n"]
+    return Arrays([rng.standard_normal((m, k)).astype(np.float32)],
+                  {"w": (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)})
 
 
-def _prepared(lane, spec: OpSpec, threads: int):
-    """``spec``'s one case on ``lane``, inputs set."""
-    case = spec.cases("quick", 0)[0]
+NOOP = _probe("noop", [{}], lambda params, rng: Arrays([np.ones((1, 1), np.float32)], {}), _identity_tf,
+              lambda params, inputs, consts: np.asarray(inputs[0], np.float64), lambda params: 0,
+              lambda params: "", frozenset())
+GEMM = _probe("gemm", [dict(m=m, k=k, n=n) for m, k, n in GEMM_SHAPES], _gemm_arrays, _matmul_tf,
+              lambda params, inputs, consts: inputs[0].astype(np.float64) @ consts["w"],
+              lambda params: 2 * params["m"] * params["k"] * params["n"],
+              lambda params: f"{params['m']}x{params['k']}x{params['n']}", frozenset({"FULLY_CONNECTED"}))
+
+
+def _prepared(lane, case, threads: int):
+    """``case`` (of a probe) on ``lane``, inputs set."""
     runnable = lane.prepare(case, threads)
     runnable.set_inputs(case.arrays.inputs)
     return runnable
@@ -77,7 +82,7 @@ def _outcome(measure):
 
 def _floors(lane, threads: int) -> tuple[float, float | None]:
     """The no-op's median seconds per call, and per iteration inside one graph call (TF lanes; else None)."""
-    runnable = _prepared(lane, NOOP, threads)
+    runnable = _prepared(lane, NOOP.cases("quick", 0)[0], threads)
     call = float(np.median(per_call(runnable)))
     return call, runnable.kernel_timer()["median_s"] if runnable.kernel_timer is not None else None
 
@@ -91,14 +96,21 @@ def overhead_floors(lanes: dict, threads: int) -> dict[str, dict]:
             "in_graph_floor_s": {name: f[1] for name, f in found.items() if not isinstance(f, str) and f[1]}}
 
 
+def _best_gemm(lane, threads: int) -> dict:
+    """The fastest round over :data:`GEMM_SHAPES` on ``lane``: G(FL)OP/s, and its shape."""
+    rates = {case.id: case.flops / min(per_call(_prepared(lane, case, threads))) / 1e9
+             for case in GEMM.cases("quick", 0)}
+    shape = max(rates, key=rates.get)
+    return {"gops": rates[shape], "shape": shape[len("gemm["):-1]}
+
+
 def gemm(lanes: dict, threads: int) -> dict[str, dict]:
     """dtype → the best GEMM round in G(FL)OP/s on its lane (:data:`GEMM_LANES`), where that lane runs here."""
     out = {}
     for dtype, name in GEMM_LANES.items():
         if name in lanes:
-            best = _outcome(lambda name=name: min(per_call(_prepared(lanes[name], GEMM, threads))))
-            out[dtype] = ({"gops": GEMM.flops({}) / best / 1e9, "lane": name, "shape": "x".join(map(str, GEMM_SHAPE))}
-                          if isinstance(best, float) else {"error": best, "lane": name})
+            best = _outcome(lambda name=name: _best_gemm(lanes[name], threads))
+            out[dtype] = {**best, "lane": name} if isinstance(best, dict) else {"error": best, "lane": name}
     return out
 
 
