@@ -74,10 +74,12 @@ def per_call(runnable) -> list[float]:
 
 def _outcome(measure):
     """``measure()``, or the one-line reason it failed (a probe never stops a run)."""
+    from tfparity.check import _one_line  # check imports this module
+
     try:
         return measure()
     except Exception as exc:  # noqa: BLE001 - a lane that cannot run the probe says why, in the header
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+        return _one_line(exc)
 
 
 def _floors(lane, threads: int) -> tuple[float, float | None]:
@@ -98,10 +100,10 @@ def overhead_floors(lanes: dict, threads: int) -> dict[str, dict]:
 
 def _best_gemm(lane, threads: int) -> dict:
     """The fastest round over :data:`GEMM_SHAPES` on ``lane``: G(FL)OP/s, and its shape."""
-    rates = {case.id: case.flops / min(per_call(_prepared(lane, case, threads))) / 1e9
+    rates = {GEMM.label(case.params): case.flops / min(per_call(_prepared(lane, case, threads))) / 1e9
              for case in GEMM.cases("quick", 0)}
     shape = max(rates, key=rates.get)
-    return {"gops": rates[shape], "shape": shape[len("gemm["):-1]}
+    return {"gops": rates[shape], "shape": shape}
 
 
 def gemm(lanes: dict, threads: int) -> dict[str, dict]:
