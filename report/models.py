@@ -5,7 +5,9 @@ Per case of the model: a lane table (outcome, task metric, median and p90 latenc
 inference, memory, first divergent layer), accuracy versus latency per lane with the Pareto front marked
 (no other lane is both faster and more accurate), model size per lane, and for integer lanes the per-layer
 error (RMSE ÷ scale against the float model, and the op-alone LSB error) with the first divergent layer marked.
-Pipelines (the P-Net pyramid) add each lane's latency per pyramid scale; the detector its stage counts.
+Pipelines (the P-Net pyramid) add each lane's latency per pyramid scale; the detector its stage counts. Inside the
+model (:mod:`report.inside`): where each op ran, each op alone (latency share x error), lifecycle and thread scaling,
+the culprit op of a failing lane, quantization-parameter findings.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 
 import pandas as pd
 
+from report import inside
 from report.format import SOFTWARE_GPU, fmt, lane_label, pareto, plot_js, seconds
 
 FLOOR = 1e-6  # a task error of zero is drawn here on the log axis
@@ -58,10 +61,19 @@ def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict
                     "divergent": "; ".join(filter(None, [
                         f"#{first['index']} {first['op']}: {first['exceeds']}" if first else "",
                         f"in float: {', '.join(_value(row, 'model.float_ops'))}" if _value(row, "model.float_ops")
-                        else ""])),
+                        else "", inside.culprit_text(_culprit(row))])),
                     "resize": _value(row, "model.resize") or "",
                     "stages": _stages(_value(row, "model.stage_counts"))})
     return out
+
+
+def _culprit(row) -> dict | None:
+    """The record's ``culprit`` (flattened one level into ``culprit.*`` columns), or None."""
+    found = _value(row, "culprit.found")
+    if found is None:
+        return None
+    keys = ("found", "index", "op", "how", "detail", "alone", "runs", "reason")
+    return {key: _value(row, f"culprit.{key}") for key in keys}
 
 
 def _stages(counts: dict | None) -> str:
@@ -73,7 +85,7 @@ def _stages(counts: dict | None) -> str:
 
 def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, software: set[str]) -> tuple[str, set]:
     """The page's plotly calls (:func:`report.format.plot_js`) and the names of the charts drawn (``scatter``,
-    ``sizes``, ``layers``, ``scales``); lanes on a software GPU (``software``) are labelled so."""
+    ``sizes``, ``layers``, ``scales``, ``profile``); lanes on a software GPU (``software``) are labelled so."""
     import plotly.graph_objects as go
 
     timed = [(lane_label(r["lane"], software), r["median"], max(r["metric"], FLOOR))
@@ -121,6 +133,8 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, softwa
     charts = [("scatter", scatter)] + ([("sizes", sizes)] if sized else [])
     charts += [("layers", layers)] if layers.data else []
     charts += [("scales", scales)] if scales.data else []
+    profile = inside.profile_figure(rows, _value)
+    charts += [("profile", profile)] if profile.data else []
     return "\n".join(plot_js(f"{div}-{name}", fig) for name, fig in charts), {name for name, _ in charts}
 
 
@@ -139,6 +153,10 @@ def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: 
             js, charts = _charts(lane_rows, case_rows, spec_metric, f"c{number}", software)
             cases.append({"id": case_id, "div": f"c{number}", "lanes": lane_rows, "metric": spec_metric, "js": js,
                           "charts": charts, "source": case_rows.iloc[0].get("model.source", ""),
+                          "placement": inside.placement_rows(case_rows, _value),
+                          "profile": inside.profile_rows(case_rows, _value),
+                          "lifecycle": inside.lifecycle_rows(case_rows, _value),
+                          "lint": inside.lint_rows(case_rows, _value),
                           "pipeline": any(r["resize"] for r in lane_rows)})
         write(staging / "models" / f"{name}.html", env.get_template("model.html").render(
             title=name, root="../", charts=True, cases=cases, **common))

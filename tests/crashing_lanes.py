@@ -9,18 +9,24 @@ the lanes to the registry, so ``--lanes numpy-ref,test-abort`` selects them:
   handed to the real LiteRT interpreter (which refuses it);
 - ``test-no-subgraphs-tflite``: the converted model without the Model table's optional ``subgraphs`` field
   (a valid flatbuffer): constructing LiteRT 2.3.0's interpreter on it segfaults.
+
+:func:`abort_on_op_lane` (not registered) makes a worker lane whose worker aborts on loading any model that holds a
+given op, for the bisection's crash test.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from tfparity.lanes import LANES, Lane, Runnable, TfliteLane, converted
+from tfparity.lanes import LANES, Lane, Runnable, TfliteLane, WorkerLane, converted
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,41 @@ class CorruptTfliteLane(TfliteLane):
 
     def prepare(self, case, threads):
         return self.load(globals()[self.corruption](converted(case, "float")), threads)
+
+
+LAUNCHER = """import os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import worker
+real = worker.InterpreterModel.__init__
+def load(self, model, settings):
+    real(self, model, settings)
+    if {op!r} in self.facts["ops"]:
+        os.abort()
+worker.InterpreterModel.__init__ = load
+out = os.fdopen(os.dup(1), "wb")
+os.dup2(2, 1)
+worker.serve(sys.stdin.buffer, out)
+"""
+
+
+@dataclass(frozen=True)
+class LaunchedWorkerLane(WorkerLane):
+    launcher: str = ""
+
+    def python(self) -> Path:
+        return Path(self.launcher)
+
+
+def abort_on_op_lane(op: str) -> tuple[WorkerLane, str]:
+    """A float worker lane (the real worker and LiteRT) whose worker aborts (SIGABRT) right after loading a model
+    that holds ``op``; and ``op``."""
+    folder = Path(tempfile.mkdtemp(prefix="tfparity-abort-"))
+    (folder / "launch.py").write_text(LAUNCHER.format(op=op))
+    launcher = folder / "python"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{folder / "launch.py"}" "$@"\n')
+    launcher.chmod(0o755)
+    return LaunchedWorkerLane(f"test-abort-on-{op}", "float", f"test only: aborts on {op}",
+                              launcher=str(launcher)), op
 
 
 for lane in (DyingLane("test-abort", "reference", "test only: aborts", how="abort"),

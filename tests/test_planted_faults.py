@@ -29,6 +29,15 @@ class NoTiming:
         return function()
 
 
+def check_on(case, lane) -> dict:
+    """``check_model`` of a whole-model ``case`` on a test-only ``lane``, registered for the call only."""
+    lanes.LANES[lane.name] = lane
+    try:
+        return check_model(case, lane.name, benchmark=NoTiming(), run_id="t", threads=1, availability=(True, ""))
+    finally:
+        del lanes.LANES[lane.name]
+
+
 def _allowed(case, lane: str, output: np.ndarray) -> np.ndarray:
     """Per element: the error the float check allows (atol + rtol · scale), as check() sizes it."""
     _, scale, atol, rtol, _ = float_bound(case, lanes.LANES[lane], None)
@@ -248,11 +257,7 @@ def test_one_layer_off_by_its_bound_fails_an_integer_model(base, size):
     real = lanes.LANES[base]
     lane = OneLayerOff(f"planted-{base}", real.kind, "one layer off", mode=real.mode, resolver=real.resolver,
                        base=base, size=size)
-    lanes.LANES[lane.name] = lane
-    try:
-        faulty = check_model(case, lane.name, benchmark=NoTiming(), run_id="t", threads=1, availability=(True, ""))
-    finally:
-        del lanes.LANES[lane.name]
+    faulty = check_on(case, lane)
     assert faulty["outcome"] == "fail", faulty["reason"]
     expected = "differs from reference.tflite by" if base.endswith("-ref") else "from the exact kernel"
     assert expected in faulty["reason"]
@@ -278,10 +283,5 @@ def test_a_detector_that_loses_the_face_fails():
     case = MODELS.select("quick", 0, ops=["mtcnn_detector"])[0]
     clean = check_model(case, "tflite-xnnpack", benchmark=NoTiming(), run_id="t", threads=1, availability=(True, ""))
     assert clean["outcome"] == "pass" and clean["model"]["task"]["matched"] == 1, clean["reason"]
-    lanes.LANES["planted-no-faces"] = NoFaces("planted-no-faces", "float", "O-Net finds no face")
-    try:
-        faulty = check_model(case, "planted-no-faces", benchmark=NoTiming(), run_id="t", threads=1,
-                             availability=(True, ""))
-    finally:
-        del lanes.LANES["planted-no-faces"]
+    faulty = check_on(case, NoFaces("planted-no-faces", "float", "O-Net finds no face"))
     assert faulty["outcome"] == "fail" and faulty["model"]["task"]["missed"] == 1, faulty["reason"]

@@ -23,8 +23,8 @@ import reference.tflite as rt
 from reference.tflite import fixedpoint as fx
 
 tf = pytest.importorskip("tensorflow")
-from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
+from tests.test_reference_exported_ops import litert_tensors  # noqa: E402
 from tfparity.convert import convert  # noqa: E402
 from tfparity.lanes.base import Quantization  # noqa: E402
 from tfparity.models import MODELS  # noqa: E402
@@ -53,16 +53,6 @@ def _inputs(graph, name, draw):
     return [rng.integers(0, 256, t.shape, dtype=np.uint8) for t in tensors]
 
 
-def _litert_reference(model, inputs):
-    it = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-                     experimental_preserve_all_tensors=True)
-    it.allocate_tensors()
-    for detail, x in zip(it.get_input_details(), inputs):
-        it.set_tensor(detail["index"], x)
-    it.invoke()
-    return it
-
-
 @pytest.mark.parametrize("draw", ["real", "random"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", NAMES)
@@ -74,7 +64,7 @@ def test_every_tensor_matches_litert_reference_kernels(name, mode, draw):
     assert uint8_weights, "the converter gave no legacy uint8 CONV_2D / FULLY_CONNECTED"
     assert all(graph.tensors[i].dtype == np.uint8 for i in graph.inputs + graph.outputs)
     inputs = _inputs(graph, name, draw)
-    it = _litert_reference(model, inputs)
+    it = litert_tensors(model, inputs)
     outputs, tensors = rt.run_all(graph, inputs)
     for op in graph.operators:  # in execution order: the first mismatch is where an error starts
         tensor = graph.tensors[op.outputs[0]]
@@ -105,7 +95,7 @@ def test_float_conv_and_fully_connected_sum_in_float32_in_kernel_order():
     graph = rt.load(model)
     assert sorted(graph.op_names) == ["CONV_2D", "CONV_2D", "FULLY_CONNECTED", "RESHAPE"]
     inputs = [(rng.standard_normal((2, 9, 10, 5)) * 3).astype(np.float32)]
-    it, (_, tensors) = _litert_reference(model, inputs), rt.run_all(graph, inputs)
+    it, (_, tensors) = litert_tensors(model, inputs), rt.run_all(graph, inputs)
     for op in graph.operators:
         np.testing.assert_array_equal(tensors[graph.tensors[op.outputs[0]].name], it.get_tensor(op.outputs[0]),
                                       err_msg=op.name)

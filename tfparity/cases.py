@@ -114,9 +114,9 @@ class Case:
         return ([f"{self.op.family}:{self.op.variant(self.params)}"] if self.op.variant else []) + names
 
     def release(self) -> None:
-        """Drop the cached arrays and reference output once every lane has used them."""
-        self.__dict__.pop("arrays", None)
-        self.__dict__.pop("expected", None)
+        """Drop the cached arrays and reference outputs once every lane has used them."""
+        for name in ("arrays", "expected", "model_reference", "inside_reference"):
+            self.__dict__.pop(name, None)
 
     def deviation(self, lane: str) -> Deviation | None:
         return next((d for d in self.op.known if d.applies(lane, self.params)), None)

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from tfparity import machine
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = {"ops": [ROOT / "suites" / "test_ops.py"], "models": [ROOT / "suites" / "test_models.py"],
           "all": [ROOT / "suites" / "test_ops.py", ROOT / "suites" / "test_models.py"]}
@@ -104,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help='select cases: and/or/not over substrings of "<case id>-<lane>", e.g. "conv2d and pad=SAME"')
     run.add_argument("--limit", type=_positive, default=None, help="only the first N cases of each op (smoke runs)")
     run.add_argument("--group", choices=sorted(GROUPS), default=None, help=GROUP_HELP)
-    run.add_argument("--threads", type=_positive, default=None,
-                     help="interpreter / TF intra-op threads per worker (default: the cores shared among --jobs)")
+    run.add_argument("--threads", type=machine.thread_counts, default=None,
+                     help="interpreter / TF intra-op threads per worker (default: the cores shared among --jobs); a "
+                          "list (1,2) also measures whole models' lifecycle at each count (thread scaling)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--results-dir", default="results")
     run.add_argument("--jobs", type=_jobs, default=1,
@@ -218,11 +221,11 @@ def cmd_run(args) -> int:
     if path.exists():
         raise UsageError(f"{path} exists already: give another --run-id")
     timing = not args.no_timing and args.jobs == 1
-    args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    args.threads = args.threads or (max(1, (os.cpu_count() or 1) // args.jobs),)
     timeout = args.timeout if args.timeout is not None else {"quick": 120, "full": 300}[args.profile]
     argv = [*map(str, SUITES[args.suite]), f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"), "-q",
             "-p", "no:cacheprovider", "--profile", args.profile, "--lanes", args.lanes,
-            "--threads", str(args.threads), "--seed", str(args.seed), "--results-dir", args.results_dir,
+            "--threads", ",".join(map(str, args.threads)), "--seed", str(args.seed), "--results-dir", args.results_dir,
             "--run-id", run_id, "-n", str(args.jobs), "--dist", "load", "--max-worker-restart", str(len(pairs)),
             "--case-timeout", str(timeout)]
     if shard:
@@ -239,7 +242,7 @@ def cmd_run(args) -> int:
     if args.limit:
         argv += ["--limit", str(args.limit)]
     print(f"tfparity: {len({c.id for c, _ in pairs})} cases, {len(pairs)} (case, lane) checks on {len(lanes)} lanes "
-          f"({args.profile} profile, {args.threads} threads, {args.jobs} worker process{'es' * (args.jobs > 1)}, "
+          f"({args.profile} profile, {args.threads[0]} threads, {args.jobs} worker process{'es' * (args.jobs > 1)}, "
           f"timing {'on' if timing else 'off'})", file=sys.stderr)
     status = pytest.main(argv)
     if not path.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shutil
@@ -10,6 +11,17 @@ from importlib import metadata
 
 PACKAGES = ("numpy", "ai-edge-litert", "tflite-runtime", "tflite", "pandas", "pytest", "pytest-benchmark")
 TENSORFLOW_DISTS = ("tensorflow", "tensorflow-cpu")
+
+
+def thread_counts(text: str) -> tuple[int, ...]:
+    """``N`` or ``N,M,...``: distinct positive thread counts, in the order given (the first is the run's)."""
+    try:
+        counts = tuple(dict.fromkeys(int(part) for part in str(text).split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected thread counts like 2 or 1,2, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"thread counts must be at least 1, got {text!r}")
+    return counts
 
 
 def _cpu_model() -> str:

@@ -3,7 +3,9 @@
 Phases: ``convert`` (a converter run; a cached model costs nothing here), ``load`` (interpreter creation and
 ``allocate_tensors``, a worker loading a model, TF tracing and the first call), ``worker_start`` (a lane's worker
 process coming up), ``reference`` (the float64 numpy reference, once per case), ``run`` (the checked call and
-reading its output), ``timing`` (per-call rounds) and ``in_graph`` (TF's looped op time). Summed over a run file
+reading its output), ``timing`` (per-call rounds), ``in_graph`` (TF's looped op time), and for whole models
+``inside`` (each op alone, the lifecycle per thread count) and ``bisect`` (the culprit op of a failing
+lane). Summed over a run file
 they give the split the run's summary prints; what no phase names is judging and bookkeeping.
 """
 

@@ -25,6 +25,7 @@ import pytest  # noqa: E402
 
 from tfparity import isolation, phases, registries, results  # noqa: E402
 from tfparity.cases import PROFILES  # noqa: E402
+from tfparity.machine import thread_counts  # noqa: E402
 from tfparity.sharding import in_shard, parse_shard, shard_name  # noqa: E402
 
 
@@ -36,7 +37,9 @@ def pytest_addoption(parser):
     group.addoption("--select", default=None, help='cases: -k style expression, e.g. "conv2d and pad=SAME"')
     group.addoption("--limit", type=int, default=None, help="only the first N cases of each op")
     group.addoption("--seed", type=int, default=0, help="run seed; each case derives its own (default: 0)")
-    group.addoption("--threads", type=int, default=os.cpu_count() or 1, help="interpreter / TF intra-op threads")
+    group.addoption("--threads", type=thread_counts, default=(os.cpu_count() or 1,),
+                    help="interpreter / TF intra-op threads; a list (1,2): whole models' lifecycle at each count, "
+                         "everything else at the first")
     group.addoption("--results-dir", default="results", help="where the run file goes (default: results/)")
     group.addoption("--run-id", default=None, help="run id (default: UTC time + random suffix)")
     group.addoption("--shard", default=None, help="I/N: run only the I-th of N deterministic parts of the cases")
@@ -47,6 +50,19 @@ def pytest_addoption(parser):
     group.addoption("--inputs", default=None, help="with --model: its inputs as a .npz (default: seeded draws)")
     for option, text in registries.FROZEN_OPTIONS.items():
         group.addoption(option, default=None, help=text)
+
+
+def threads(config) -> int:
+    """The run's thread count: the first of ``--threads``."""
+    return config.getoption("threads")[0]
+
+
+def _lifecycle(config) -> tuple[int, ...]:
+    """Thread counts whose whole-model lifecycle is measured (a fresh worker each): every count of ``--threads 1,2``;
+    the full profile's one count; none in a quick run with one count (it would add a worker start per model and
+    lane)."""
+    counts = config.getoption("threads")
+    return counts if len(counts) > 1 or config.getoption("profile") == "full" else ()
 
 
 def _marker(name: str) -> str:
@@ -73,8 +89,6 @@ def pytest_configure(config):
         config.tfparity_shard = parse_shard(config.getoption("shard"))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if config.getoption("threads") < 1:
-        raise pytest.UsageError("--threads must be at least 1")
     for name in list(LANES) + list(REGISTRY.specs) + list(MODELS.specs) + [byo.NAME]:
         config.addinivalue_line("markers", f"{_marker(name)}: tfparity lane or op {name}")
     given = " ".join(config.invocation_params.args)
@@ -147,7 +161,7 @@ def _writer(config):
     if config.tfparity_writer is None:
         from tfparity import lanes
 
-        lanes.configure_tf_threads(config.getoption("threads"))
+        lanes.configure_tf_threads(threads(config))
         workerinput = getattr(config, "workerinput", None)
         config.tfparity_writer = (results.RunWriter(workerinput["tfparity_run_path"]) if workerinput
                                   else results.RunWriter(config.tfparity_run_path, _header(config)))
@@ -163,7 +177,9 @@ def _header(config) -> dict:
         "type": "run", "schema_version": results.SCHEMA_VERSION, "run_id": config.tfparity_run_id,
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": machine.git_commit(), "profile": config.getoption("profile"),
-        "seed": config.getoption("seed"), "threads": config.getoption("threads"), "lanes": config.tfparity_lanes,
+        "seed": config.getoption("seed"), "threads": threads(config),
+        **({"thread_sweep": list(config.getoption("threads"))} if len(config.getoption("threads")) > 1 else {}),
+        "lanes": config.tfparity_lanes,
         "lane_status": {name: reason or "available" for name, (ok, reason) in _availability(config).items()},
         "parallel": jobs if jobs > 1 else False, "timing": _timing(config), "isolated": isolated,
         "case_timeout_s": config.getoption("case_timeout") if isolated else 0,
@@ -179,11 +195,11 @@ def _speed(config) -> dict:
     from tfparity import peaks, probes
     from tfparity.lanes import LANES
 
-    threads, started = config.getoption("threads"), time.perf_counter()
+    count, started = threads(config), time.perf_counter()
     if _timing(config):
-        found = probes.header({name: LANES[name] for name, (ok, _) in _availability(config).items() if ok}, threads)
+        found = probes.header({name: LANES[name] for name, (ok, _) in _availability(config).items() if ok}, count)
     else:
-        found = {"peaks": peaks.combine(peaks.theoretical(threads), {})}
+        found = {"peaks": peaks.combine(peaks.theoretical(count), {})}
     return {**found, "peak_gflops": found["peaks"]["float32"]["peak"], "probes_s": time.perf_counter() - started}
 
 
@@ -220,11 +236,11 @@ def tfparity_check(request, benchmark):
         limit = config.getoption("case_timeout") if hasattr(config, "workerinput") else 0
         with isolation.time_limit(limit), phases.recording() as spent:
             if isinstance(case.op, ModelSpec):
-                record = check_model(case, lane, benchmark=benchmark, run_id=writer.run_id,
-                                     threads=config.getoption("threads"), availability=_availability(config)[lane])
+                record = check_model(case, lane, benchmark=benchmark, run_id=writer.run_id, threads=threads(config),
+                                     availability=_availability(config)[lane], lifecycle=_lifecycle(config))
             else:
                 record = check(case, lane, benchmark=benchmark, run_id=writer.run_id,
-                               threads=config.getoption("threads"), speed=config.tfparity_header,
+                               threads=threads(config), speed=config.tfparity_header,
                                availability=_availability(config)[lane], results_dir=writer.path.parent)
         record["phases"] = {name: round(seconds, 4) for name, seconds in spent.items()}
         writer.write(record)

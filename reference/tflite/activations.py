@@ -107,13 +107,22 @@ def _saturating_left_shift16(x, amount):
     return np.clip(x * 2**amount, -(2**15), 2**15 - 1)
 
 
+def _rdbpot16(x, exponent: int):
+    """gemmlowp RoundingDivideByPOT instantiated on int16: its mask ``2^exponent - 1`` is cast to int16, so from
+    exponent 16 on the mask is -1 and the result is ``+1`` for ``x >= 0``, ``-1`` for ``x < 0`` (measured on
+    LiteRT's reference HARD_SWISH with input scales below ~2^-15 * 3 * 128, where the reluish exponent is < -15)."""
+    x = np.asarray(x, np.int64)
+    mask = int(np.int64((1 << exponent) - 1).astype(np.int16))
+    return (x >> exponent) + ((x & mask) > (mask >> 1) + (x < 0))
+
+
 def _hard_swish_int8(x_t, out_t):
     """The reference int8 HardSwish (hard_swish.h) on each of the 256 inputs, in 16-bit fixed point:
     input on a hi-res scale ``(q - zp) * 2^7``; ``y = that * m_out`` (16-bit SRDHM); ``r`` = the input rescaled so
     that 3.0 is 2^15 (saturating), mapped from ``[-1, 1]`` to ``[0, 1]`` by ``(r + 2^15) >> 1``; the output
     ``rdbpot(r * y / 2^15 truncated, -exp_out) + zp_out``. Multipliers: ``QuantizeMultiplier`` of
     ``float32(s_in / 128) / s_out`` and ``float32(s_in / 128) / (3 / 32768)``, reduced to 16 bits,
-    ``(m + 2^15) >> 16``."""
+    ``(m + 2^15) >> 16``. The shifts right are int16 rounding divisions (:func:`_rdbpot16`)."""
     hires_scale = F32(1 / 128) * F32(x_t.scale[0])
 
     def multiplier16(ratio):
@@ -129,11 +138,11 @@ def _hard_swish_int8(x_t, out_t):
     if relu_exp > 0:
         reluish = _saturating_left_shift16(reluish, 1)
     elif relu_exp < 0:
-        reluish = fx.rdbpot(reluish, -relu_exp)
+        reluish = _rdbpot16(reluish, -relu_exp)
     reluish = (reluish + 2**15) >> 1
     product = np.where((reluish == -(2**15)) & (preshift == -(2**15)), 2**15 - 1,
                        fx.trunc_shift(reluish * preshift, 15))
-    return saturate(fx.rdbpot(product, -out_exp) + int(out_t.zero_point[0]), out_t)
+    return saturate(_rdbpot16(product, -out_exp) + int(out_t.zero_point[0]), out_t)
 
 
 def hard_swish(ctx, op):

@@ -56,8 +56,9 @@ def _feed(graph: Graph, inputs, float64: bool) -> dict[int, np.ndarray]:
     return fed
 
 
-def run_all(model, inputs, *, float64: bool = False) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-    """The outputs, and every tensor computed (inputs included) keyed by tensor name."""
+def run_indexed(model, inputs, *, float64: bool = False) -> tuple[Graph, dict[int, np.ndarray]]:
+    """The loaded graph and every tensor value computed (inputs included) keyed by tensor index (tensor names
+    need not be unique: exported graphs repeat them)."""
     graph = model if isinstance(model, Graph) else load(model)
     ctx = Context(graph, float64)
     ctx.values.update(_feed(graph, inputs, float64))
@@ -70,8 +71,15 @@ def run_all(model, inputs, *, float64: bool = False) -> tuple[list[np.ndarray], 
             raise NotImplementedError(f"reference.tflite has no kernel for {op.name} with these tensor types "
                                       f"(it gave {out.dtype}, the model's output tensor is {np.dtype(expected)})")
         ctx.values[op.outputs[0]] = out
-    named = {graph.tensors[i].name: v for i, v in ctx.values.items()}
-    return [ctx.values[i] for i in graph.outputs], named
+    return graph, ctx.values
+
+
+def run_all(model, inputs, *, float64: bool = False) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """The outputs, and every tensor computed (inputs included) keyed by tensor name (of tensors sharing a name,
+    the last computed; :func:`run_indexed` keys by index)."""
+    graph, values = run_indexed(model, inputs, float64=float64)
+    named = {graph.tensors[i].name: v for i, v in values.items()}
+    return [values[i] for i in graph.outputs], named
 
 
 def run(model, inputs, *, float64: bool = False) -> list[np.ndarray]:

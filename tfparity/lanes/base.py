@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -56,6 +57,7 @@ class Runnable:
     timer: Callable[[int, float, int], dict] | None = None
     resize: Callable[[list[tuple[int, ...]]], None] | None = None  # re-plan for other input shapes (None: cannot)
     kernel_timer: Callable[[], dict] | None = None  # TF lanes: the op's in-graph time (timing.in_graph)
+    placement: list[int] | None = None  # per model op: 0 on the runtime's own kernels, k in delegate partition k
 
 
 class Refused(Exception):
@@ -143,6 +145,11 @@ class Lane:
     def prepare(self, case, threads: int) -> Runnable:
         raise NotImplementedError
 
+    def isolated(self) -> Lane | None:
+        """The lane in a worker process of its own (a crash there is an answer; its memory is the model's alone):
+        the same runtime and settings. None: the lane runs no .tflite models."""
+        return None
+
     def load(self, model: bytes, threads: int) -> Runnable:
         """``model`` (a .tflite, converted or given) on this lane; lanes with the ``tflite`` format."""
         raise NotImplementedError
@@ -150,9 +157,14 @@ class Lane:
 
 def model_ops(model: bytes) -> list[str]:
     """Builtin (or custom) op names of the first subgraph, in execution order."""
+    return list(_op_names(model))
+
+
+@lru_cache(maxsize=256)
+def _op_names(model: bytes) -> tuple[str, ...]:
     from reference.tflite import load
 
-    return load(model).op_names
+    return tuple(load(model).op_names)
 
 
 def converted(case, mode: str) -> bytes:

@@ -22,6 +22,7 @@ from tfparity.lanes.base import (
     model_ops,
     refusal_or_error,
 )
+from tfparity.lanes.worker import placement
 from tfparity.phases import phase
 
 
@@ -212,6 +213,12 @@ class TfliteLane(Lane):
     def prepare(self, case, threads):
         return self.load(converted(case, self.mode), threads)
 
+    def isolated(self):
+        from tfparity.lanes.remote import WorkerLane
+
+        return WorkerLane(f"{self.name}~isolated", self.kind, self.doc, mode=self.mode,
+                          resolver=RESOLVERS[self.resolver], base=self.judged_as)
+
     def interpreter(self, model: bytes, threads: int, preserve_all_tensors: bool = False):
         """An allocated interpreter of ``model`` with this lane's resolver (or :class:`Refused`)."""
         module = self._interpreter_module()
@@ -231,6 +238,7 @@ class TfliteLane(Lane):
         it = self.interpreter(model, threads)
         ins, outs = it.get_input_details(), it.get_output_details()
         settings = {"mode": self.mode, "resolver": RESOLVERS[self.resolver], "threads": threads}
+        where = placement(it._get_ops_details())
         in_quant, out_quant = [_quantization(d) for d in ins], _quantization(outs[0])
         every_quant = [_quantization(d) for d in outs]
 
@@ -246,21 +254,18 @@ class TfliteLane(Lane):
             values = [it.get_tensor(d["index"]) for d in outs]
             return [v if q is None else q.dequantize(v).astype(np.float32) for v, q in zip(values, every_quant)]
 
-        if out_quant is None:  # float model
-            return Runnable(
-                set_inputs=lambda inputs: [it.set_tensor(d["index"], x) for d, x in zip(ins, inputs)],
-                invoke=it.invoke, output=raw, tflite_ops=model_ops(model), settings=settings, model=model,
-                outputs=outputs, resize=resize)
-
-        def set_inputs(inputs):
+        def set_inputs(inputs):  # each input in its own type: quantized where the tensor is
             for detail, q, x in zip(ins, in_quant, inputs):
-                it.set_tensor(detail["index"], q.quantize(x))
+                it.set_tensor(detail["index"], x if q is None else q.quantize(x))
 
+        common = {"set_inputs": set_inputs, "invoke": it.invoke, "tflite_ops": model_ops(model), "model": model,
+                  "outputs": outputs, "resize": resize, "placement": where}
+        if out_quant is None:  # float output
+            return Runnable(output=raw, settings=settings, **common)
         return Runnable(
-            set_inputs=set_inputs,
-            invoke=it.invoke, output=lambda: out_quant.dequantize(raw()).astype(np.float32),
-            tflite_ops=model_ops(model), settings={**settings, "calibration_samples": CALIBRATION_SAMPLES},
-            model=model, input_quant=in_quant, output_quant=out_quant, raw_output=raw, outputs=outputs, resize=resize)
+            output=lambda: out_quant.dequantize(raw()).astype(np.float32),
+            settings={**settings, "calibration_samples": CALIBRATION_SAMPLES}, input_quant=in_quant,
+            output_quant=out_quant, raw_output=raw, **common)
 
 
 def _quantization(detail: dict) -> Quantization | None:

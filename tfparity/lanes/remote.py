@@ -273,8 +273,12 @@ class WorkerLane(Lane):
     def prepare(self, case, threads):
         return self.load(converted(case, self.mode), threads)
 
-    def load(self, model: bytes, threads: int) -> Runnable:
-        worker = worker_for(self.name, self.python())
+    def isolated(self):
+        return self
+
+    def load(self, model: bytes, threads: int, worker: Worker | None = None) -> Runnable:
+        """``model`` in the lane's worker (or in ``worker``, e.g. a fresh one whose memory is this model's)."""
+        worker = worker or worker_for(self.name, self.python())
         try:
             loaded = load(worker, model, self.runtime, self.settings(threads))
         except WorkerRefused as exc:
@@ -297,8 +301,9 @@ class WorkerLane(Lane):
         return Runnable(
             set_inputs=set_inputs, invoke=lambda: loaded.run(state["inputs"]), output=lambda: outputs()[0],
             tflite_ops=loaded.ops, model=model, outputs=outputs,
-            settings={**self.settings(threads), **{k: v for k, v in facts.items() if k != "ops"},
+            settings={**self.settings(threads), **{k: v for k, v in facts.items() if k not in ("ops", "placement")},
                       "worker": {"python": str(self.python()), "load_s": loaded.load_s}},
+            placement=facts.get("placement") or ([1] * len(loaded.ops) if facts.get("fully_accelerated") else None),
             input_quant=in_quant if out_quant[0] else None, output_quant=out_quant[0],
             raw_output=lambda: loaded.results[0],
             timer=loaded.time)

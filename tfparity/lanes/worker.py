@@ -141,6 +141,37 @@ def _details(entries) -> list[dict]:
     return out
 
 
+def placement(details) -> list[int]:
+    """Where each op of the model ran, in model order: 0 on the interpreter's own kernels, ``k`` in the k-th
+    delegate partition. ``details``: ``Interpreter._get_ops_details()``, which lists the model's ops and then one
+    ``DELEGATE`` node per partition; a partition holds the ops whose outputs lead to its node's outputs without
+    passing through its node's inputs (the partition's boundary)."""
+    ops = [d for d in details if d["op_name"] != "DELEGATE"]
+    producer = {int(t): i for i, d in enumerate(ops) for t in d["outputs"]}
+    where = [0] * len(ops)
+    for k, node in enumerate((d for d in details if d["op_name"] == "DELEGATE"), 1):
+        boundary = {int(t) for t in node["inputs"]}
+        pending = [int(t) for t in node["outputs"]]
+        while pending:
+            i = producer.get(pending.pop())
+            if i is not None and where[i] != k:
+                where[i] = k
+                pending.extend(int(t) for t in ops[i]["inputs"] if t >= 0 and int(t) not in boundary)
+    return where
+
+
+def peak_memory() -> dict:
+    """This process's resident memory from ``/proc/self/status``, in MiB: ``peak_rss_mb`` (VmHWM, the high-water
+    mark since the process started) and ``rss_mb`` (VmRSS, now)."""
+    fields = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                fields[key] = int(value.split()[0]) / 1024
+    return {"peak_rss_mb": fields.get("VmHWM"), "rss_mb": fields.get("VmRSS")}
+
+
 class InterpreterModel:
     """``Interpreter`` of ``ai_edge_litert`` or ``tflite_runtime`` with an op resolver."""
 
@@ -156,10 +187,11 @@ class InterpreterModel:
         it.allocate_tensors()
         self.it = it
         self.inputs, self.outputs = _details(it.get_input_details()), _details(it.get_output_details())
-        nodes = [op["op_name"] for op in it._get_ops_details()]
+        details = it._get_ops_details()
+        nodes = [op["op_name"] for op in details]
         self.facts = {"runtime": module.__name__, "resolver": resolver,
                       "delegate_partitions": nodes.count("DELEGATE"),
-                      "ops": [n for n in nodes if n != "DELEGATE"]}
+                      "ops": [n for n in nodes if n != "DELEGATE"], "placement": placement(details)}
 
     def run(self, arrays):
         for d, x in zip(self.inputs, arrays):
@@ -237,6 +269,8 @@ def handle(state: dict, message: dict, blobs: list[bytes]) -> tuple[dict, list[b
     if op == "hello":
         return {"protocol": PROTOCOL, "versions": _versions(), "machine": platform.machine(),
                 "tensorflow_imported": "tensorflow" in sys.modules}, []
+    if op == "memory":
+        return peak_memory(), []
     if op == "load":
         start = time.perf_counter()
         runner = RUNNERS[message.get("runtime", "interpreter")](blobs[0], message.get("settings", {}))

@@ -34,6 +34,7 @@ from tfparity import lanes as lanes_module
 from tfparity.check import BASELINE, _apply_deviation, _one_line, base_record
 from tfparity.convert import UINT8_MODES, ShapeLost
 from tfparity.metrics import errors, tolerance_used
+from tfparity.phases import phase
 from tfparity.quant import EXACT_LANES, PATH_LSB
 from tfparity.timing import measure
 from tfparity.tolerances import lookup
@@ -45,13 +46,19 @@ class NotApplicable(Exception):
     """The lane does not apply to this model (e.g. a float .tflite on an int8 lane): the outcome is ``skip``."""
 
 
-def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availability: tuple[bool, str]) -> dict:
+BISECTED = ("fail", "xfail", "crash", "error")  # outcomes whose culprit op is looked for (tfparity.models.bisect)
+
+
+def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availability: tuple[bool, str],
+                lifecycle: tuple[int, ...] = ()) -> dict:
+    """One model on one lane (see the module doc); ``lifecycle``: the thread counts whose lifecycle is measured, each
+    in a fresh worker (``--threads 1,2``, or the full profile's one count; none: not measured)."""
     started = time.perf_counter()
     record = base_record(case, lane, run_id)
     record["model"] = {"name": case.op.name, "source": case.op.source, "budget": list(case.op.budget),
                        "page": case.op.page or case.op.name}
     try:
-        _evaluate(record, case, lane, benchmark, threads, availability)
+        _evaluate(record, case, lane, benchmark, threads, availability, lifecycle)
     except lanes_module.Refused as exc:  # the lane's converter or runtime declined it
         record.update(outcome="unsupported", reason=str(exc))
     except ShapeLost as exc:  # a finding about the converter, named per input
@@ -62,8 +69,25 @@ def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availa
         record.update(outcome="crash", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of this model is recorded, the run goes on
         record.update(outcome="error", reason=_one_line(exc), traceback=traceback.format_exc(limit=8))
+    if record["outcome"] in BISECTED and not case.op.pipeline and availability[0]:
+        _bisect(record, case, lanes_module.LANES[lane], threads)
     record["duration_s"] = time.perf_counter() - started
     return record
+
+
+def _bisect(record, case, lane, threads):
+    """``culprit``: the op that makes ``lane`` diverge or crash on the model (:mod:`tfparity.models.bisect`), for
+    lanes that run a .tflite in a worker; a bisection that cannot run says why."""
+    from tfparity.models.bisect import culprit
+
+    if lane.isolated() is None:
+        return
+    try:
+        model = model_bytes(case, lane.mode)
+        with phase("bisect"):
+            record["culprit"] = culprit(lane, model, case.arrays.inputs, threads, case.op.name)
+    except Exception as exc:  # noqa: BLE001 - the record keeps its outcome; the bisection's failure is said
+        record["culprit"] = {"found": False, "reason": f"bisection failed: {_one_line(exc)}"}
 
 
 def _rss_mb() -> float:
@@ -128,7 +152,7 @@ def _prepare(case, lane, threads):
     raise NotApplicable(f"lane {lane.name} does not run whole models")
 
 
-def _evaluate(record, case, lane_name, benchmark, threads, availability):
+def _evaluate(record, case, lane_name, benchmark, threads, availability, lifecycle):
     ok, why = availability
     if not ok:
         record.update(outcome="skip", reason=why)
@@ -167,6 +191,7 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability):
     if lane.kind == "reference":
         record.update(outcome="baseline", reason=BASELINE)
         return
+    _inside(record, case, lane, runnable, threads, lifecycle)
     if lane.mode in INTEGER_MODES:
         _integer(record, case, lane, runnable, float_tensors, threads)
         _judge_task(record, case)
@@ -175,14 +200,39 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability):
     _apply_deviation(record, case.deviation(lane_name), record["outcome"] == "pass")
 
 
+def _inside(record, case, lane, runnable, threads, counts):
+    """Where each op ran (``partitions``); with timing on, each op alone (``op_profile``, interpreter lanes) and the
+    lifecycle at each of ``counts`` threads in a fresh worker (``lifecycle``): :mod:`tfparity.models.inside`."""
+    from tfparity.models import inside
+
+    if runnable.model is None:  # TF lanes: no .tflite
+        return
+    record["partitions"] = inside.partitions(runnable, runnable.tflite_ops)
+    if not record["timing"]:
+        return
+    with phase("inside"):
+        if not runnable.settings.get("accelerator"):  # an accelerator compiles each one-op model anew: not timed
+            kept = case.__dict__.setdefault("inside_reference", {})  # lanes that run one model share its tensors
+            if runnable.model not in kept:
+                kept[runnable.model] = inside.reference_tensors(runnable.model, case.arrays.inputs)
+            tensors = kept[runnable.model]
+            record["op_profile"] = inside.op_profile(lane, runnable.model, tensors, runnable.placement, threads)
+        found = [inside.lifecycle(lane, runnable.model, case.arrays.inputs, n) for n in counts]
+        if found and None not in found:
+            record["lifecycle"] = found
+
+
 def _integer(record, case, lane, runnable, float_tensors, threads):
     """The per-layer table, judged per layer as op cases are: each op's output, computed from the lane's own
     input tensors, within ``quant.PATH_LSB`` of the executor's kernel (exact lanes: every tensor equal to the
     executor's integer run)."""
+    import reference.tflite
     from tfparity.models.layers import table
+    from tfparity.models.quant_lint import lint
 
     q_inputs = [q.quantize(x) for q, x in zip(runnable.input_quant, case.arrays.inputs)]
     record["model"].update(table(lane, runnable.model, q_inputs, float_tensors, threads))
+    record["model"]["quant_lint"] = lint(reference.tflite.load(runnable.model), float_tensors)
     layers = record["model"]["layers"]
     if lane.judged_as in EXACT_LANES:
         worst = max((row["max_lsb_vs_exact"] for row in layers), default=0)
