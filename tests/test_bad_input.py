@@ -28,7 +28,7 @@ RUN_TABLE = [
     ("corrupt model file", ["run", "--model", "{tmp}/garbage.tflite"], 2, "garbage.tflite"),
     ("--inputs without --model", ["run", "--inputs", "{tmp}/x.npz"], 2, "--inputs needs --model"),
     ("zero --limit", ["run", "--limit", "0"], 2, "expected a positive integer, got 0"),
-    ("negative --threads", ["run", "--threads", "-4"], 2, "expected a positive integer, got -4"),
+    ("negative --threads", ["run", "--threads", "-4"], 2, "thread counts must be at least 1, got '-4'"),
     ("zero --jobs", ["run", "--jobs", "0"], 2, "expected a positive integer, got 0"),
     ("negative --timeout", ["run", "--timeout", "-1"], 2, "expected seconds between 0 and 1e6"),
     ("absurd --timeout", ["run", "--timeout", "1e400"], 2, "expected seconds between 0 and 1e6"),

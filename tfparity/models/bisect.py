@@ -6,9 +6,9 @@ tensor they write, so a delegate must hand each of them back. It runs on the lan
 or when some op of it is off its bound *on its own inputs*: the executor's kernel fed the lane's values of the op's
 inputs gives its output, so error carried in from earlier ops cancels and badness is monotone in ``k``. Bounds:
 integer lanes as the per-layer table (0 LSB on the exact lanes, ``quant.PATH_LSB`` elsewhere), float lanes the
-lane's ``model`` tolerance (``atol + rtol * max|ref|``) applied to one op. The smallest bad prefix ``k`` (binary
-search, ``log2(n) + 1`` runs) names op ``k - 1``; that op is then run alone on the reference's values of its inputs
-(``alone``: whether it is bad by itself, or only after the ops before it).
+lane's ``model`` tolerance for one op (``atol + (rtol + per_op) * max|ref|``: a rounding depth of one). The
+smallest bad prefix ``k`` (binary search, ``log2(n) + 1`` runs) names op ``k - 1``; that op is then run alone on the
+reference's values of its inputs (``alone``: whether it is bad by itself, or only after the ops before it).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def _off(lane, graph, op, lane_values: dict[int, np.ndarray], model_name: str) -
     tolerance = lookup(lane.judged_as, ["model:" + model_name, "model"])
     scale = float(np.abs(expected).max(initial=0.0))
     error = float(np.abs(got - expected).max(initial=0.0))
-    limit = tolerance.atol + tolerance.rtol * scale
+    limit = tolerance.atol + (tolerance.rtol + tolerance.per_op) * scale  # one op that rounds in the lane's format
     return f"max |error| {error:.3g} over max|ref| {scale:.3g} (bound {limit:.3g})" if error > limit else None
 
 
