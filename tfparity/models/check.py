@@ -191,13 +191,16 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability, lifecyc
     if lane.kind == "reference":
         record.update(outcome="baseline", reason=BASELINE)
         return
-    _inside(record, case, lane, runnable, threads, lifecycle)
     if lane.mode in INTEGER_MODES:
         _integer(record, case, lane, runnable, float_tensors, threads)
         _judge_task(record, case)
     else:
         _judge_held(record, case, lane, runnable, actual, expected)
     _apply_deviation(record, case.deviation(lane_name), record["outcome"] == "pass")
+    try:
+        _inside(record, case, lane, runnable, threads, lifecycle)
+    except Exception as exc:  # noqa: BLE001 - the verdict stands; what could not be measured inside is said
+        record["inside_error"] = _one_line(exc)
 
 
 def _inside(record, case, lane, runnable, threads, counts):
