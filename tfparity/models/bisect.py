@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfparity.models.inside import _dequantized_as
+from tfparity.models.check import _quantization
+from tfparity.models.inside import computes
 from tfparity.quant import EXACT_LANES, PATH_LSB
 from tfparity.tolerances import lookup
 
@@ -65,7 +66,7 @@ def _verdict(isolated, lane, graph, model, ops, given: dict[int, np.ndarray], th
     from tfparity.submodel import loaded, part
 
     ops = list(ops)
-    computing = [i for i in ops if _computes(graph, graph.operators[i])]
+    computing = [i for i in ops if computes(graph, graph.operators[i])]
     written = [t for i in computing for t in graph.operators[i].outputs if t >= 0]
     if not written:
         return None
@@ -101,11 +102,6 @@ def _folded(graph, ops: set[int]) -> dict[int, np.ndarray]:
     return values
 
 
-def _computes(graph, op) -> bool:
-    """Whether ``op`` reads an activation (not only constants: a weight's DEQUANTIZE is folded, not computed)."""
-    return any(i >= 0 and graph.tensors[i].data is None for i in op.inputs)
-
-
 def _off(lane, graph, op, lane_values: dict[int, np.ndarray], model_name: str) -> str | None:
     """How far ``op``'s output on the lane is from the executor's kernel on the lane's own input values, when
     beyond its bound (None within)."""
@@ -135,7 +131,7 @@ def _stored(tensor, value: np.ndarray) -> np.ndarray:
     """A float value (a lane's dequantized output, a model input) as the tensor stores it: quantized with its
     parameters (a dequantized integer comes back exactly), else as it is."""
     if tensor.quantized and tensor.dtype != np.float32:
-        return _dequantized_as(tensor).quantize(value)
+        return _quantization(tensor).quantize(value)
     return np.asarray(value)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfparity.lanes.worker import time_calls
+from tfparity.models.check import _quantization
 
 OP_ROUNDS = {"min_rounds": 3, "max_time": 0.005, "warmup_iterations": 1}  # per one-op model: shares, not trends
 LIFECYCLE_ROUNDS = {"min_rounds": 7, "max_time": 0.1, "warmup_iterations": 3}
@@ -49,14 +50,13 @@ def reference_tensors(model: bytes, inputs: list[np.ndarray]) -> dict[int, np.nd
     graph = reference.tflite.load(model)
     integer = graph.tensors[graph.inputs[0]].quantized
     if integer:
-        inputs = [_dequantized_as(graph.tensors[i]).quantize(x) for i, x in zip(graph.inputs, inputs)]
+        inputs = [_quantization(graph.tensors[i]).quantize(x) for i, x in zip(graph.inputs, inputs)]
     return reference.tflite.run_indexed(graph, inputs, float64=not integer)[1]
 
 
-def _dequantized_as(tensor):
-    from tfparity.lanes import Quantization
-
-    return Quantization(float(tensor.scale[0]), int(tensor.zero_point[0]), tensor.dtype)
+def computes(graph, op) -> bool:
+    """Whether ``op`` reads an activation (not only constants: a weight's DEQUANTIZE is folded, not computed)."""
+    return any(i >= 0 and graph.tensors[i].data is None for i in op.inputs)
 
 
 def op_profile(lane, model: bytes, tensors: dict[int, np.ndarray], placement: list[int] | None,
@@ -73,7 +73,7 @@ def op_profile(lane, model: bytes, tensors: dict[int, np.ndarray], placement: li
                "where": None if placement is None else _label(placement[index], None),
                "latency_s": None, "share": None, "error_alone": None, "unit": "lsb" if out.quantized else "rel"}
         rows.append(row)
-        if all(i < 0 or graph.tensors[i].data is not None for i in op.inputs):
+        if not computes(graph, op):
             row["reason"] = "reads only constants: folded when the model is prepared"
             continue
         try:
@@ -105,14 +105,14 @@ def _as_input(tensor, value: np.ndarray) -> np.ndarray:
     """A reference value as a lane's ``set_inputs`` takes it: float (integer tensors dequantized; the lane
     quantizes them back exactly)."""
     if tensor.quantized and np.issubdtype(value.dtype, np.integer):
-        return _dequantized_as(tensor).dequantize(value).astype(np.float32)
+        return _quantization(tensor).dequantize(value).astype(np.float32)
     return np.asarray(value, np.float32)
 
 
 def _error(tensor, got: np.ndarray, reference: np.ndarray) -> float:
     """LSB of ``tensor``'s scale (integer reference) or ``max|got - ref| / max|ref|``."""
     if tensor.quantized and np.issubdtype(reference.dtype, np.integer):
-        q = _dequantized_as(tensor)
+        q = _quantization(tensor)
         return float(np.abs(np.rint(got / q.scale) + q.zero_point - reference).max(initial=0))
     scale = float(np.abs(reference).max(initial=0.0)) or 1.0
     return float(np.abs(got - reference).max(initial=0.0) / scale)
