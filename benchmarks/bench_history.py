@@ -3,7 +3,8 @@
 Synthesizes the history (once, under --dir): 3 machines taking turns, TensorFlow / LiteRT versions
 changing every 30 runs, each run one record per case of the full op registry (first --records, lanes
 taking turns), with an outcome, error metrics and raw timing samples as a quick-profile run records
-them (as many rounds as fit 0.03 s, 5 to 6,000, of which at most ``timing.MAX_SAMPLES`` are kept).
+them (as many rounds as fit the quick profile's ``benchmark_max_time``, 5 to 6,000, of which at most
+``timing.MAX_SAMPLES`` are kept; ``--round-time`` sets another window).
 Then times the first load (every JSON line parsed, the per-run cache written) once, and later loads
 (cache read) and the report build --repeats times each.
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from tfparity.timing import kept_samples
+from tfparity.timing import BENCHMARK_SETTINGS, kept_samples
 
 LANES = ["tf-cpu", "tf-xla", "tflite-xnnpack", "tflite-builtin", "tflite-ref", "tflite-fp16", "tflite-int8"]
 OUTCOMES = (["pass"] * 90 + ["fail"] * 4 + ["xfail"] * 3 + ["unsupported"] * 2 + ["error"])
@@ -32,7 +33,7 @@ MACHINES = [{"cpu": f"CPU model {i}", "arch": "x86_64", "cores": 2 * (i + 1), "m
 TF_VERSIONS, LITERT_VERSIONS = ["2.19.0", "2.20.0", "2.21.0", "2.21.0"], ["1.4.0", "2.0.2", "2.1.0", "2.3.0"]
 
 
-def synthesize(directory: Path, runs: int, records: int, seed: int = 0) -> float:
+def synthesize(directory: Path, runs: int, records: int, window: float, seed: int = 0) -> float:
     """Write ``runs`` run files of ``records`` results each into ``directory``; the mean samples kept per record."""
     from tfparity.ops import REGISTRY
     from tfparity.results import SCHEMA_VERSION, run_path
@@ -42,7 +43,7 @@ def synthesize(directory: Path, runs: int, records: int, seed: int = 0) -> float
     lanes = [LANES[i % len(LANES)] for i in range(len(cases))]
     overhead = np.array([60e-6 if lane.startswith("tf-") else 2e-6 for lane in lanes])  # a TF call costs more
     per_call = overhead + np.array([c.flops for c in cases], float) / 5e9 * rng.uniform(0.5, 2.0, len(cases))
-    counts = np.clip((0.03 / per_call).astype(int), 5, 6000)
+    counts = np.clip((window / per_call).astype(int), 5, 6000)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     directory.mkdir(parents=True, exist_ok=True)
     for r in range(runs):
@@ -93,16 +94,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--round-time", type=float, default=BENCHMARK_SETTINGS["quick"]["benchmark_max_time"],
+                        help="seconds of timed rounds per record (default: the quick profile's)")
     args = parser.parse_args()
 
     from report.build import build
     from tfparity import results
 
-    data = args.dir / "results"
-    if len(results.run_files(data) if data.is_dir() else []) != args.runs:
+    data, stamp = args.dir / "results", args.dir / "synthesized"
+    made = f"{args.runs} runs x {args.records} records, {args.round_time:g} s of rounds"
+    if not stamp.is_file() or stamp.read_text() != made:
         shutil.rmtree(data, ignore_errors=True)
-        mean = synthesize(data, args.runs, args.records)
-        print(f"synthesized {args.runs} runs x {args.records} records, {mean:.0f} timing samples per record")
+        mean = synthesize(data, args.runs, args.records, args.round_time)
+        stamp.write_text(made)
+        print(f"synthesized {made}: {mean:.0f} timing samples per record")
     size = sum(p.stat().st_size for p in results.run_files(data)) / 2**30
     results.clear_cache(data)
     cpu = cpu_seconds()

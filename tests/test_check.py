@@ -2,6 +2,8 @@
 fail: a wrong reference, a raising reference, a converter refusal. Each must end as its documented
 outcome with its evidence kept."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,6 +65,30 @@ def test_a_deviation_excuses_only_its_symptom(benchmark, tmp_path):
     assert record["outcome"] == "fail" and "not the symptom of the known deviation: a wrong shape" in record["reason"]
 
 
+def test_a_deviation_measured_on_other_machines_does_not_excuse_a_failure_here(benchmark, tmp_path):
+    """``where``: a deviation of another CPU's kernel or another build leaves the same failure a failure here."""
+    elsewhere = Deviation(DEVIATION.lanes, DEVIATION.reason, symptom=DEVIATION.symptom, where=lambda: False)
+    record = _check(_resize_spec("elsewhere", _nearest, (elsewhere,)), "tf-cpu", benchmark, tmp_path)
+    assert record["outcome"] == "fail" and "outside tolerance" in record["reason"]
+
+
+def test_machine_conditions_name_this_machine():
+    """The predicates deviations are scoped by read this machine: the CPU flags TF and XNNPACK choose kernels by, and
+    TF's own oneDNN switch (which the environment variable turns off)."""
+    import os
+    import subprocess
+    import sys
+
+    from tfparity import machine
+
+    assert machine.avx512_skx() == ("avx512bw" in machine.cpu_flags() and "avx512vl" in machine.cpu_flags()
+                                    and "avx512f" in machine.cpu_flags())
+    probe = "from tfparity import machine; print(machine.tf_onednn())"
+    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert off.stdout.strip() == "False"
+
+
 def test_a_converted_model_without_the_op_fails_even_with_no_ops_at_all():
     from tfparity.check import _check_ops
     from tfparity.lanes import Runnable
@@ -108,6 +134,20 @@ def test_a_converter_refusal_is_remembered(tmp_path, monkeypatch):
     with pytest.raises(convert.ConversionRefused) as again:
         convert.convert(case, "float")
     assert str(again.value) == str(first.value) and "ResizeBicubic" in str(again.value)
+
+
+@pytest.mark.parametrize("edited, kinds", [("ops/conv.py", (False, True)), ("models/blocks.py", (True,)),
+                                           ("frozen.py", (False, True))])
+def test_an_edit_to_the_code_that_builds_a_graph_changes_its_cache_key(edited, kinds, monkeypatch):
+    """A conversion is cached under the digest of the sources that build it: after an edit (a pull, a changed
+    network) the case is converted anew instead of served stale; an edit elsewhere leaves the key."""
+    from tfparity import convert
+
+    before = {model: convert.source_digest.__wrapped__(model) for model in (False, True)}
+    read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read(self) + b"#" * self.as_posix().endswith(edited))
+    after = {model: convert.source_digest.__wrapped__(model) for model in (False, True)}
+    assert {model for model in before if before[model] != after[model]} == set(kinds)
 
 
 def test_unavailable_lane_is_a_skip_with_its_reason():

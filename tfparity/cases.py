@@ -20,7 +20,8 @@ PROFILES = ("quick", "full")
 
 @dataclass(frozen=True)
 class Deviation:
-    """A known, measured deviation: a strict xfail on ``lanes`` for the params ``when`` accepts, excusing only a
+    """A known, measured deviation: a strict xfail on ``lanes`` for the params ``when`` accepts, on the machines
+    ``where`` accepts (a kernel chosen by CPU features, a build option: :mod:`tfparity.machine`), excusing only a
     failure that shows its ``symptom`` (a predicate on the failed record: the wrong shape it describes, an error
     within its stated bound). Any other failure stays a failure; a case that passes fails as no longer reproducing."""
 
@@ -28,9 +29,10 @@ class Deviation:
     reason: str
     when: Callable[[dict], bool] = lambda params: True
     symptom: Callable[[dict], bool] = lambda record: False
+    where: Callable[[], bool] = lambda: True
 
     def applies(self, lane: str, params: dict) -> bool:
-        return lane in self.lanes and bool(self.when(params))
+        return lane in self.lanes and bool(self.when(params)) and bool(self.where())
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """TF function → .tflite conversion through a content-addressed cache.
 
-The cache key is a SHA-256 of everything that determines the bytes: the case id and its
-params and seed, the conversion mode and TF's version. Converted models, and the converter's refusals (one line
-each), live in ``$TFPARITY_CACHE`` (default ``.cache/tfparity`` in the working directory).
+The cache key is a SHA-256 of everything that determines the bytes: the case id and its params and seed, the
+conversion mode, TF's version, and the code that builds the graph, its weights and its calibration inputs
+(:func:`source_digest`: an edited op or network is converted anew, not served stale). Converted models, and the
+converter's refusals (one line each), live in ``$TFPARITY_CACHE`` (default ``.cache/tfparity`` in the working
+directory).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -89,8 +92,24 @@ def cache_key(case, mode: str) -> str:
     model_file = getattr(case.op, "model_file", None)
     blob = json.dumps({"case": case.id, "params": case.params, "seed": case.seed, "mode": mode,
                        "calibration": CALIBRATION_SAMPLES, "tf": tf.__version__,
+                       "source": source_digest(type(case.op).__module__.startswith("tfparity.models")),
                        "content": content_digest(Path(model_file)) if model_file else None}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@cache
+def source_digest(model: bool) -> str:
+    """SHA-256 over the sources that build an op case's graph, weights and inputs (``tfparity/ops/``, ``cases.py``,
+    ``convert.py``, ``frozen.py``), and for a whole model ``tfparity/models/`` too: an edit there converts the cases
+    of that kind anew."""
+    package = Path(__file__).parent
+    files = [package / "cases.py", package / "convert.py", package / "frozen.py",
+             *sorted((package / "ops").glob("*.py")), *sorted((package / "ops").glob("*.json")),
+             *(sorted((package / "models").glob("*.py")) if model else [])]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def content_digest(path: Path) -> str:

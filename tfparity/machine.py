@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import subprocess
+from functools import cache
 from importlib import metadata
 
 PACKAGES = ("numpy", "ai-edge-litert", "tflite-runtime", "tflite", "pandas", "pytest", "pytest-benchmark")
@@ -33,6 +34,34 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags: ``/proc/cpuinfo``'s ``flags`` (``Features`` on Arm); empty where unreadable."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def avx512_skx() -> bool:
+    """AVX-512 F, CD, BW, DQ and VL: the set XNNPACK's ``avx512skx`` microkernels require (and pick when present)."""
+    return {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= cpu_flags()
+
+
+@cache
+def tf_onednn() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels: TF's own answer (``IsMklEnabled``), which follows
+    ``TF_ENABLE_ONEDNN_OPTS`` and, unset, is on for CPUs with AVX-512 VNNI / BF16 or AMX (TF 2.9 on)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def _memory_gb() -> float:

@@ -2,11 +2,13 @@
 
 Phases: ``convert`` (a converter run; a cached model costs nothing here), ``load`` (interpreter creation and
 ``allocate_tensors``, a worker loading a model, TF tracing and the first call), ``worker_start`` (a lane's worker
-process coming up), ``reference`` (the float64 numpy reference, once per case), ``run`` (the checked call and
-reading its output), ``timing`` (per-call rounds), ``in_graph`` (TF's looped op time), and for whole models
-``inside`` (each op alone, the lifecycle per thread count) and ``bisect`` (the culprit op of a failing
-lane). Summed over a run file
-they give the split the run's summary prints; what no phase names is judging and bookkeeping.
+process coming up), ``reference`` (the float64 numpy reference, once per case; a whole model's executor run, its
+run as a lane holds it, a pipeline's reference detections), ``run`` (the checked call and reading its output),
+``timing`` (per-call rounds, with their warm-up; a pyramid's per-scale latencies), ``in_graph`` (TF's looped op
+time), and for whole models ``layers`` (each op of an integer model on its own inputs), ``inside`` (each op alone,
+the lifecycle per thread count) and ``bisect`` (the culprit op of a failing lane). Summed over a run file they
+give the split the run's summary prints; what no phase names is judging and bookkeeping (and a pipeline's checked
+run).
 """
 
 from __future__ import annotations

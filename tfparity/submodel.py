@@ -28,12 +28,15 @@ def part(model: bytes, ops: list[int], outputs: list[int] | None = None) -> byte
     return _part(model, tuple(ops), None if outputs is None else tuple(outputs))
 
 
+def inputs(model: bytes, ops: list[int]) -> list[int]:
+    """The tensor indices :func:`part` of ``model`` at ``ops`` takes as inputs, in its input order (the part keeps
+    the tensor table, so they index ``model``'s tensors too)."""
+    return _plan(model, tuple(ops))[1]
+
+
 @lru_cache(maxsize=256)
-def _part(model: bytes, ops: tuple[int, ...], outputs: tuple[int, ...] | None) -> bytes:
-    import copy
-
-    import flatbuffers
-
+def _plan(model: bytes, ops: tuple[int, ...]) -> tuple[list, list[int], set[int], set[int]]:
+    """(kept operators, input tensors, tensors the requested ops write, constant tensors read) of a part."""
     whole = _unpacked(model)
     graph = whole.subgraphs[0]
     producer = {t: i for i, op in enumerate(graph.operators) for t in op.outputs}
@@ -44,10 +47,22 @@ def _part(model: bytes, ops: tuple[int, ...], outputs: tuple[int, ...] | None) -
     requested = {t for i in ops for t in graph.operators[i].outputs if t >= 0}
     read = {t for op in kept for t in op.inputs if t >= 0}
     constant = {t for t in read if _has_data(whole, graph.tensors[t])}
+    return kept, sorted(read - written - constant), requested, constant
+
+
+@lru_cache(maxsize=256)
+def _part(model: bytes, ops: tuple[int, ...], outputs: tuple[int, ...] | None) -> bytes:
+    import copy
+
+    import flatbuffers
+
+    whole = _unpacked(model)
+    graph = whole.subgraphs[0]
+    kept, taken, requested, constant = _plan(model, ops)
     reduced = copy.copy(whole)
     sub = copy.copy(graph)
     sub.operators = kept
-    sub.inputs = sorted(read - written - constant)
+    sub.inputs = taken
     sub.outputs = sorted(requested) if outputs is None else list(outputs)
     reduced.subgraphs = [sub, *whole.subgraphs[1:]]
     used = {graph.tensors[t].buffer for t in constant}

@@ -1,8 +1,11 @@
 """Timing of the compute call with pytest-benchmark, and of an op inside one graph call (TF's kernel time).
 
-pytest-benchmark warms up, calibrates iterations per round against the timer's resolution,
-then runs rounds until ``--benchmark-max-time`` (at least ``--benchmark-min-rounds``). Inputs are
-set before timing; only ``Runnable.invoke`` is timed.
+Warm-up: calls until ``--benchmark-warmup-iterations`` or ``--benchmark-max-time`` is reached
+(:func:`tfparity.lanes.worker.warm_up`, the same in a worker); then pytest-benchmark calibrates iterations
+per round against the timer's resolution and runs rounds until ``--benchmark-max-time`` (at least
+``--benchmark-min-rounds``). pytest-benchmark's own warm-up is not used: it runs as many rounds as it
+times, so a 0.5 s pipeline would be called 7 times before its 7 timed rounds. Inputs are set before
+timing; only ``Runnable.invoke`` is timed.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ import time
 import numpy as np
 from pytest_benchmark.stats import Stats
 
+from tfparity.lanes.worker import warm_up
+
 # Profile → pytest-benchmark settings (option dests), applied unless given on the command line.
-# Quick keeps each (case, lane) near 0.1 s: warm-up and measurement each stop at max_time. At least 7 rounds: the
-# fewest with which compare's exact Mann-Whitney test can reach p < 0.001 (tfparity.regress.smallest_p).
+# Quick times each (case, lane) for about 10 ms (warm-up and measurement each stop at max_time): a fast op still
+# gets hundreds of calibrated rounds, a slow model its 7. At least 7 rounds: the fewest with which compare's exact
+# Mann-Whitney test can reach p < 0.001 (tfparity.regress.smallest_p).
 BENCHMARK_SETTINGS = {
-    "quick": {"benchmark_min_rounds": 7, "benchmark_max_time": 0.03, "benchmark_warmup": True,
+    "quick": {"benchmark_min_rounds": 7, "benchmark_max_time": 0.01, "benchmark_warmup": True,
               "benchmark_warmup_iterations": 20},
     "full": {"benchmark_min_rounds": 10, "benchmark_max_time": 0.25, "benchmark_warmup": True,
              "benchmark_warmup_iterations": 100},
@@ -43,7 +49,12 @@ def measure(benchmark, invoke, timer=None) -> dict | None:
         benchmark(lambda: None)  # a disabled fixture just calls it; uncalled, pytest-benchmark warns
         return None
     if timer is None:
-        benchmark(invoke)
+        warmup, benchmark._warmup = benchmark._warmup, False
+        warm_up(invoke, benchmark._max_time, int(warmup or 0))
+        try:
+            benchmark(invoke)
+        finally:
+            benchmark._warmup = warmup
         stats, iterations = benchmark.stats.stats, benchmark.stats.iterations
     else:
         benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # the fixture counts as used; its time is not kept

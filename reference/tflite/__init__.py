@@ -10,12 +10,12 @@ int8 graphs, int16x8 graphs (16-bit activations, 8-bit weights) and legacy uint8
 asymmetric uint8 activations and weights) reproduce LiteRT's reference kernels (``OpResolverType.BUILTIN_REF``)
 bit for bit. An op without a kernel raises NotImplementedError naming it.
 
-Modules: ``model`` (flatbuffer → :class:`Graph`), ``executor`` (op loop, kernel registry), ``fixedpoint``
-(integer arithmetic), ``quantization`` (quantization helpers, QUANTIZE / DEQUANTIZE) and the kernels by family:
-``conv``, ``pooling``, ``activations``, ``arithmetic``, ``resize``, ``tensor_ops``.
+Modules: ``model`` (flatbuffer → :class:`Graph`; ``op_names`` alone), ``executor`` (op loop, kernel registry),
+``fixedpoint`` (integer arithmetic), ``quantization`` (quantization helpers, QUANTIZE / DEQUANTIZE) and the kernels
+by family: ``conv``, ``pooling``, ``activations``, ``arithmetic``, ``resize``, ``tensor_ops``.
 """
 
 from reference.tflite.executor import KERNELS, run, run_all, run_indexed
-from reference.tflite.model import Graph, load
+from reference.tflite.model import Graph, load, op_names
 
-__all__ = ["KERNELS", "Graph", "load", "run", "run_all", "run_indexed"]
+__all__ = ["KERNELS", "Graph", "load", "op_names", "run", "run_all", "run_indexed"]

@@ -86,12 +86,7 @@ def load(model: bytes | str | Path) -> Graph:
                 else np.zeros(scale.size, np.int64))
         tensors.append(Tensor(t.Name().decode(), shape, dtype, data, scale, zero,
                               q.QuantizedDimension() if q is not None else 0))
-    codes = []
-    for i in range(root.OperatorCodesLength()):
-        code = root.OperatorCodes(i)
-        custom = code.CustomCode()
-        codes.append(custom.decode() if custom else tflite.opcode2name(max(code.BuiltinCode(),
-                                                                          code.DeprecatedBuiltinCode())))
+    codes = _codes(root)
     operators = []
     for j in range(graph.OperatorsLength()):
         op = graph.Operators(j)
@@ -99,3 +94,25 @@ def load(model: bytes | str | Path) -> Graph:
                                   [int(v) for v in op.OutputsAsNumpy()], _options(op)))
     return Graph(tensors, operators, [int(v) for v in graph.InputsAsNumpy()],
                  [int(v) for v in graph.OutputsAsNumpy()], [op.name for op in operators])
+
+
+def _codes(root) -> list[str]:
+    """The model's operator codes as op names (builtin, or the custom code)."""
+    import tflite
+
+    codes = []
+    for i in range(root.OperatorCodesLength()):
+        code = root.OperatorCodes(i)
+        custom = code.CustomCode()
+        codes.append(custom.decode() if custom else tflite.opcode2name(max(code.BuiltinCode(),
+                                                                          code.DeprecatedBuiltinCode())))
+    return codes
+
+
+def op_names(model: bytes) -> list[str]:
+    """The op names of the first subgraph in execution order, as :func:`load` gives them, without reading tensors."""
+    import tflite
+
+    root = tflite.Model.GetRootAsModel(bytes(model), 0)
+    codes, graph = _codes(root), root.Subgraphs(0)
+    return [codes[graph.Operators(j).OpcodeIndex()] for j in range(graph.OperatorsLength())]

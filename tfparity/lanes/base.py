@@ -162,9 +162,9 @@ def model_ops(model: bytes) -> list[str]:
 
 @lru_cache(maxsize=256)
 def _op_names(model: bytes) -> tuple[str, ...]:
-    from reference.tflite import load
+    from reference.tflite import op_names
 
-    return tuple(load(model).op_names)
+    return tuple(op_names(model))
 
 
 def converted(case, mode: str) -> bytes:

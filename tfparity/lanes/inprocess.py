@@ -10,7 +10,7 @@ from functools import cache
 
 import numpy as np
 
-from tfparity import timing
+from tfparity import machine, timing
 from tfparity.convert import CALIBRATION_SAMPLES
 from tfparity.lanes.base import (
     Capabilities,
@@ -120,6 +120,8 @@ class TfLane(Lane):
     def prepare(self, case, threads):
         tf = tensorflow()
         settings = {"device": self.device, "jit_compile": self.xla}
+        if self.device == "CPU":
+            settings["onednn"] = machine.tf_onednn()
         if self.device == "GPU":
             tf.config.experimental.enable_tensor_float_32_execution(False)
             settings["tf32"] = tf.config.experimental.tensor_float_32_execution_enabled()

@@ -64,17 +64,23 @@ def bytes_array(blob: bytes) -> np.ndarray:
 
 
 # --- timing ----------------------------------------------------------------------------------------------------
+def warm_up(call, max_time: float, iterations: int) -> None:
+    """Call ``call`` up to ``iterations`` times, stopping once ``max_time`` seconds have passed (so a slow call is
+    warmed up once, not ``iterations`` times)."""
+    start = time.perf_counter()
+    for _ in range(iterations):
+        call()
+        if time.perf_counter() - start > max_time:
+            return
+
+
 def time_calls(call, min_rounds: int, max_time: float, warmup_iterations: int, min_time: float = 5e-6) -> dict:
     """pytest-benchmark's scheme, timed here so the clock never spans the pipe: warm up (at most
     ``warmup_iterations`` calls or ``max_time``), calibrate the calls per round until a round lasts ``min_time``
     (at least 10x the timer's resolution), then run rounds until ``max_time`` has passed and at least
     ``min_rounds`` ran. Returns seconds per call of every round."""
     timer = time.perf_counter
-    start = timer()
-    for _ in range(warmup_iterations):
-        call()
-        if timer() - start > max_time:
-            break
+    warm_up(call, max_time, warmup_iterations)
     resolution = min(abs(timer() - timer()) or 1e-9 for _ in range(5)) or 1e-9
     min_time = max(min_time, 10 * resolution)
     iterations = 1

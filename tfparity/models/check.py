@@ -166,7 +166,8 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability, lifecyc
         if record["outcome"] != "baseline":
             _apply_deviation(record, case.deviation(lane_name), record["outcome"] == "pass")
         return
-    expected, float_tensors = reference_outputs(case)
+    with phase("reference"):
+        expected, float_tensors = reference_outputs(case)
     rss = _rss_mb()
     runnable, size, load_s = _prepare(case, lane, threads)
     start = time.perf_counter()
@@ -184,7 +185,8 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability, lifecyc
     scales = [np.full(np.shape(r), np.abs(r).max(initial=0.0)) for r in expected]
     info["outputs"] = [errors(y, r, m) for y, r, m in zip(actual, expected, scales)]
     info["task"] = case.op.task(case.params, actual, expected, case.arrays)
-    record["timing"] = measure(benchmark, runnable.invoke, runnable.timer)
+    with phase("timing"):
+        record["timing"] = measure(benchmark, runnable.invoke, runnable.timer)
     if record["timing"]:  # None when timing is off (--no-timing, parallel workers)
         info["p90_s"] = float(np.percentile(record["timing"]["samples"], 90))
     record["metrics"] = dict(max(info["outputs"], key=lambda e: e["max_abs"]))
@@ -234,7 +236,8 @@ def _integer(record, case, lane, runnable, float_tensors, threads):
     from tfparity.models.quant_lint import lint
 
     q_inputs = [q.quantize(x) for q, x in zip(runnable.input_quant, case.arrays.inputs)]
-    record["model"].update(table(lane, runnable.model, q_inputs, float_tensors, threads))
+    with phase("layers"):
+        record["model"].update(table(lane, runnable.model, q_inputs, float_tensors, threads))
     record["model"]["quant_lint"] = lint(reference.tflite.load(runnable.model), float_tensors)
     layers = record["model"]["layers"]
     if lane.judged_as in EXACT_LANES:
@@ -291,7 +294,8 @@ def _judge_held(record, case, lane, runnable, actual, float_outputs):
     import reference.tflite
 
     graph = None if runnable.model is None else reference.tflite.load(runnable.model)
-    held = held_reference(graph, lane, case.arrays.inputs, float_outputs)
+    with phase("reference"):
+        held = held_reference(graph, lane, case.arrays.inputs, float_outputs)
     tolerance = lookup(lane.judged_as, ["model:" + case.op.name, "model"])
     depth = rounding_depth(graph, lane) if tolerance.per_op else 0
     rtol = tolerance.rtol + tolerance.per_op * depth

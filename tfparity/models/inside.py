@@ -63,7 +63,7 @@ def op_profile(lane, model: bytes, tensors: dict[int, np.ndarray], placement: li
                threads: int) -> list[dict]:
     """One row per op of ``model`` (see the module doc); ``tensors``: :func:`reference_tensors` of it."""
     import reference.tflite
-    from tfparity.submodel import part
+    from tfparity.submodel import inputs, part
 
     graph = reference.tflite.load(model)
     rows = []
@@ -77,7 +77,8 @@ def op_profile(lane, model: bytes, tensors: dict[int, np.ndarray], placement: li
             row["reason"] = "reads only constants: folded when the model is prepared"
             continue
         try:
-            _alone(row, lane, part(model, [index], outputs=[op.outputs[0]]), op.outputs[0], tensors, threads)
+            _alone(row, lane, part(model, [index], outputs=[op.outputs[0]]), graph, inputs(model, [index]),
+                   op.outputs[0], tensors, threads)
         except Exception as exc:  # noqa: BLE001 - an op the lane refuses or fails alone is said; the others still run
             row["reason"] = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     total = sum(r["latency_s"] for r in rows if r["latency_s"] is not None)
@@ -87,16 +88,14 @@ def op_profile(lane, model: bytes, tensors: dict[int, np.ndarray], placement: li
     return rows
 
 
-def _alone(row: dict, lane, alone: bytes, out: int, tensors: dict[int, np.ndarray], threads: int) -> None:
-    """Fill ``row``'s ``error_alone`` and ``latency_s`` from the one-op model ``alone`` (output tensor ``out``) on
-    ``lane``."""
-    from tfparity.submodel import loaded
-
-    sub = loaded(alone)
+def _alone(row: dict, lane, alone: bytes, graph, taken: list[int], out: int, tensors: dict[int, np.ndarray],
+           threads: int) -> None:
+    """Fill ``row``'s ``error_alone`` and ``latency_s`` from the one-op model ``alone`` of ``graph`` (input tensors
+    ``taken``, output tensor ``out``: indices of ``graph``, which the part keeps) on ``lane``."""
     runnable = lane.load(alone, threads)
-    runnable.set_inputs([_as_input(sub.tensors[i], tensors[i]) for i in sub.inputs])
+    runnable.set_inputs([_as_input(graph.tensors[i], tensors[i]) for i in taken])
     runnable.invoke()
-    row["error_alone"] = _error(sub.tensors[out], np.asarray(runnable.outputs()[0], np.float64), tensors[out])
+    row["error_alone"] = _error(graph.tensors[out], np.asarray(runnable.outputs()[0], np.float64), tensors[out])
     rounds = runnable.timer(**OP_ROUNDS) if runnable.timer else time_calls(runnable.invoke, **OP_ROUNDS)
     row["latency_s"] = float(np.median(rounds["samples"]))
 

@@ -26,6 +26,7 @@ from tfparity import lanes as lanes_module
 from tfparity.cases import Arrays, Case
 from tfparity.models import detector, mtcnn_nets, photos
 from tfparity.models.spec import ModelSpec, dummy_ranges
+from tfparity.phases import phase
 
 PHOTO = "astronaut"
 ROUNDS = 7  # timed calls per pyramid scale (after one warm-up), their median recorded
@@ -146,7 +147,8 @@ def evaluate(record, case, lane, benchmark, threads) -> None:
     from tfparity.timing import measure
 
     kind, image = case.op.pipeline, case.arrays.inputs[0]
-    expected = reference(kind, case.params["photo"], case.run_seed)
+    with phase("reference"):
+        expected = reference(kind, case.params["photo"], case.run_seed)
     start = time.perf_counter()
     nets = runners(lane, threads, case.run_seed)
     info = record["model"]
@@ -155,14 +157,16 @@ def evaluate(record, case, lane, benchmark, threads) -> None:
         run = lambda: detector.pnet_pyramid(image, nets["pnet"])  # noqa: E731 - the timed call
         info["task"], info["per_scale"] = pyramid_task(run(), expected)
         if not benchmark.disabled:  # timing on: each scale too
-            for row, level in zip(info["per_scale"], detector.pyramid_levels(image)):
-                row["median_s"] = median_latency(lambda x=level: nets["pnet"](x))
+            with phase("timing"):
+                for row, level in zip(info["per_scale"], detector.pyramid_levels(image)):
+                    row["median_s"] = median_latency(lambda x=level: nets["pnet"](x))
     else:
         run = lambda: detector.detect(image, nets)  # noqa: E731 - the timed call
         found = run()
         info["task"] = detector.agreement(found, expected)
         info["stage_counts"] = {"lane": found.stage_counts, "reference": expected.stage_counts}
-    record["timing"] = measure(benchmark, run)
+    with phase("timing"):
+        record["timing"] = measure(benchmark, run)
     if record["timing"]:
         info["p90_s"] = float(np.percentile(record["timing"]["samples"], 90))
     if lane.kind == "reference":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import reference
+from tfparity import machine
 from tfparity.cases import Arrays, Deviation, OpSpec
 from tfparity.lanes import GPU_LANES
 from tfparity.ops.common import (
@@ -81,6 +82,13 @@ SOFTMAX = OpSpec(
     reference=lambda params, inputs, consts: reference.softmax(inputs[0], axis=params["axis"]),
     flops=_softmax_flops,
     label=_softmax_label, tflite_ops=frozenset({"SOFTMAX"}),
+    known=(Deviation(
+        frozenset({"tf-cpu"}),
+        "TensorFlow's oneDNN softmax (TF's CPU kernels with oneDNN on: the default on CPUs with AVX-512 VNNI / BF16 "
+        "or AMX) gives 0 for every other element of a row holding a NaN or +inf (NaN only at that element), where "
+        "exp(x - max) / sum is NaN across the row; TF's own kernel (oneDNN off) and XLA give NaN",
+        when=lambda p: p.get("special") in ("nan", "inf"), symptom=special_symptom("0", "nan"),
+        where=machine.tf_onednn),),
 )
 
 
@@ -128,7 +136,15 @@ SPECS = (
     _activation("tanh", "TANH", 3.0, ("nan", "negzero", "saturate"), ("inf", "subnormal", "huge"), known=(
         _gpu_loses_nan("tanh", "-1"),
         Deviation(frozenset({"tflite-runtime"}),
-                  "XNNPACK in tflite-runtime 2.14 computes tanh(-0.0) as +0.0 (each of the 3 planted -0.0), where "
-                  "IEEE 754 / C tanh(±0) is ±0; LiteRT 2.3's XNNPACK and the other lanes keep the sign",
-                  when=lambda p: p.get("special") == "negzero", symptom=special_symptom("0", "-0")))),
+                  "XNNPACK in tflite-runtime 2.14, on a CPU without AVX-512 (its AVX2 / FMA3 tanh microkernel), "
+                  "computes tanh(-0.0) as +0.0 (each of the 3 planted -0.0), where IEEE 754 / C tanh(±0) is ±0; its "
+                  "AVX-512 kernel, LiteRT 2.3's XNNPACK and the other lanes keep the sign",
+                  when=lambda p: p.get("special") == "negzero", symptom=special_symptom("0", "-0"),
+                  where=lambda: not machine.avx512_skx()),
+        Deviation(frozenset({"tflite-runtime"}),
+                  "XNNPACK in tflite-runtime 2.14, on a CPU with AVX-512 (its avx512skx tanh microkernel), computes "
+                  "tanh(NaN) as 1 (each of the 3 planted NaN), where IEEE 754 / C tanh(NaN) is NaN; its AVX2 kernel, "
+                  "LiteRT 2.3's XNNPACK and the other CPU lanes give NaN",
+                  when=lambda p: p.get("special") == "nan", symptom=special_symptom("1", "nan"),
+                  where=machine.avx512_skx))),
 )
