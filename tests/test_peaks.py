@@ -14,10 +14,12 @@ INTEL_AVX512_VNNI = {"vendor_id": "GenuineIntel", "cpu family": "6", "flags": "f
                      "mhz": [2000.0, 3000.0]}
 ZEN3 = {"vendor_id": "AuthenticAMD", "cpu family": "25", "flags": "fma avx2", "mhz": [2445.4]}
 ZEN4 = {**ZEN3, "flags": "fma avx2 avx512f avx512_vnni"}
+SAPPHIRE_RAPIDS = {**INTEL_AVX512_VNNI, "flags": "fma avx2 avx512f avx512_vnni amx_tile amx_int8 amx_bf16"}
 
 
 @pytest.mark.parametrize("info, float32, int8, vnni", [
     (INTEL_AVX512_VNNI, 64, 256, True),  # 2 pipes x 16 lanes x FMA; 2 pipes x 64 bytes x 2
+    (SAPPHIRE_RAPIDS, 64, 2048, True),  # AMX: 1,024 int8 multiply-accumulates per cycle
     (ZEN3, 32, 128, False),
     (ZEN4, 32, 128, True),  # 512-bit operations run as two 256-bit halves
 ])

@@ -7,7 +7,8 @@ Theoretical, from the CPU's own features: ``peak = cores in use x clock x ops pe
 - float64: half the float32 rate (half the lanes per vector);
 - int8: ``units x (vector bits / 8) x 2``: one 8-bit multiply-accumulate per byte lane per pipe per cycle (VNNI's
   ``vpdpbusd``; without VNNI, ``vpmaddubsw`` forms as many products per instruction, so this is still an upper
-  bound);
+  bound); with AMX (``amx_int8``: Intel Sapphire Rapids on), the tile unit's 1,024 int8 multiply-accumulates per
+  cycle per core, 2,048 ops (Intel's figure; XNNPACK's int8 GEMM uses it);
 - vector bits: 512 with AVX-512 (AMD Zen 4 runs 512-bit operations as two 256-bit halves: 256), 256 with AVX2,
   128 otherwise (SSE, Neon);
 - clock: ``cpuinfo_max_freq`` where the kernel exposes it, else the largest ``cpu MHz`` of ``/proc/cpuinfo``
@@ -25,6 +26,7 @@ import os
 from pathlib import Path
 
 FMA_UNITS = 2
+AMX_INT8_OPS = 2048  # int8 ops per cycle per core of an AMX tile unit (1,024 multiply-accumulates)
 DTYPES = ("float32", "float64", "int8")
 
 
@@ -51,14 +53,15 @@ def _max_freq_ghz() -> float | None:
 
 
 def features() -> dict:
-    """Vector width, FMA and VNNI support and clock of this CPU, as :func:`theoretical` uses them."""
+    """Vector width, FMA, VNNI and AMX support and clock of this CPU, as :func:`theoretical` uses them."""
     info = _cpuinfo()
     flags = set((info.get("flags") or info.get("Features") or "").split())
     zen4 = info.get("vendor_id") == "AuthenticAMD" and info.get("cpu family") == "25"
     bits = 512 if "avx512f" in flags and not zen4 else 256 if "avx2" in flags or "avx512f" in flags else 128
     clock = _max_freq_ghz() or (max(info["mhz"]) / 1000 if info["mhz"] else None)
     return {"vector_bits": bits, "fma": bool(flags & {"fma", "asimd", "fphp"}) or bits == 512,
-            "vnni": bool(flags & {"avx512_vnni", "avx_vnni", "asimddp"}), "clock_ghz": clock,
+            "vnni": bool(flags & {"avx512_vnni", "avx_vnni", "asimddp"}), "amx": "amx_int8" in flags,
+            "clock_ghz": clock,
             "clock_source": "cpuinfo_max_freq" if _max_freq_ghz() else "cpu MHz"}
 
 
@@ -66,7 +69,8 @@ def per_cycle(found: dict) -> dict[str, float]:
     """Operations per cycle per core, by dtype (module docstring)."""
     lanes32 = found["vector_bits"] / 32
     float32 = FMA_UNITS * lanes32 * (2 if found["fma"] else 1)
-    return {"float32": float32, "float64": float32 / 2, "int8": FMA_UNITS * found["vector_bits"] / 8 * 2}
+    int8 = AMX_INT8_OPS if found.get("amx") else FMA_UNITS * found["vector_bits"] / 8 * 2
+    return {"float32": float32, "float64": float32 / 2, "int8": int8}
 
 
 def theoretical(threads: int) -> dict[str, dict]:

@@ -9,10 +9,11 @@ Input scaling: MobileNetV2 and ResNet50 take the crops scaled to [-1, 1]; Mobile
 fed the raw [0, 255] pixels (:data:`RAW_PIXELS`) and sees [0, 1]. No weights are downloaded.
 
 Untrained BatchNormalization statistics (mean 0, variance 1) let a random-weight MobileNetV3Small shrink its signal
-to logits of ~5e-11 (EfficientNetB0: ~2e-6), and int8 quantization then collapses the late activations to a few
-levels and the logits to one constant; so for :data:`RENORMALIZED` architectures each BatchNormalization's moving
-mean and variance are set, in graph order, to the statistics of its input on seeded photo crops (logits std
-~0.1 to 0.2 then). MobileNetV2 and ResNet50 are left as they were."""
+to logits of ~5e-11 (MobileNetV2: ~3e-11, EfficientNetB0: ~2e-6), and int8 quantization then collapses the late
+activations to a few levels and the logits to one constant (MobileNetV2's int8 logits were all 0: rel_rmse 1.0);
+so for :data:`RENORMALIZED` architectures each BatchNormalization's moving mean and variance are set, in graph
+order, to the statistics of its input on seeded photo crops (logits std ~0.1 to 0.2 then). ResNet50 (logits
+~0.1 as built) is left as it was."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from functools import cache
 
 import numpy as np
 
-from tfparity.cases import Arrays
+from tfparity.cases import Arrays, Deviation
 from tfparity.models import photos
-from tfparity.models.spec import ModelSpec
+from tfparity.models.spec import ModelSpec, dummy_ranges, task_loss
 from tfparity.models.tasks import fidelity
 
 BATCH = 4
@@ -30,7 +31,7 @@ ARCHITECTURES = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50", "mobilen
                  "efficientnet_b0": "EfficientNetB0"}
 RAW_PIXELS = {"efficientnet_b0"}  # architectures whose graph rescales [0, 255] pixels itself
 _EXTRA = {"mobilenet_v3_small": {"include_preprocessing": False}}
-RENORMALIZED = {"mobilenet_v3_small", "efficientnet_b0"}
+RENORMALIZED = {"mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"}
 
 
 @cache
@@ -67,6 +68,54 @@ def _arrays(params, rng, arch: str = "mobilenet_v2"):
     return Arrays([_scaled(photos.random_crops(rng, BATCH, params["size"]), arch)], {})
 
 
+INT8 = {"tflite-int8", "tflite-int8-builtin", "tflite-int8-ref"}
+FLOAT32 = {"tf-cpu", "tf-xla", "tflite-xnnpack", "tflite-builtin", "tflite-ref", "tflite-fp16", "litert-gpu-f32",
+           "tflite-runtime"}
+MEASURED_AT = 96  # the size the findings below were measured at (full profile, 2026-12); 224 px is not yet measured
+
+
+def _at_measured_size(deviation: Deviation) -> Deviation:
+    return Deviation(deviation.lanes, f"{deviation.reason} (measured at {MEASURED_AT} px)", symptom=deviation.symptom,
+                     when=lambda params: params["size"] == MEASURED_AT)
+
+
+def _quantization_loss(lanes: set[str], measured: str, limit: float, why: str) -> Deviation:
+    """Post-training quantization of the random-weight net loses its logits, while every op stays within
+    ``quant.PATH_LSB`` of the exact kernel on its own inputs (the per-layer table; exact lanes: every tensor equal):
+    the quantized model's loss, not a kernel's."""
+    return _at_measured_size(task_loss(
+        lanes, "rel_rmse", limit, f"post-training quantization loses the logits: rel_rmse {measured} (measured), with "
+        f"every op within its bound of the exact kernel on its own inputs; {why}"))
+
+
+def _float32_depth(measured: str, limit: float, ops: int) -> Deviation:
+    """float32 rounding through a deep net outgrows the whole-model bound (64U of max|ref|, sized on the quick
+    models' at most 23U); ``limit``: the excused multiple of that bound."""
+    reason = (f"float32 rounding through {ops} ops exceeds the whole-model bound 64U x max|ref| (sized on the quick "
+              f"models, <= 23U measured): {measured} of it (measured) on every float32 lane alike, none stands out "
+              f"(relative RMS of the float32-weight lanes <= 1.6e-5); excused up to {limit:g}x")
+    return _at_measured_size(Deviation(frozenset(FLOAT32), reason, symptom=lambda r: r["reason"].startswith(
+        "an output is outside tolerance") and r["metrics"]["tol_used"] <= limit))
+
+
+KNOWN = {
+    "mobilenet_v2": (
+        _float32_depth("2.1x (tflite-ref) to 2.6x (tf-cpu)", 4.0, 64),
+        _quantization_loss(INT8, "0.37-0.38", 0.5, "the same on XNNPACK, the builtin and the reference kernels"),
+        _quantization_loss({"tflite-int16x8"}, "0.21", 0.3, "int16 activations halve it"),
+        _quantization_loss({"tflite-uint8", "tflite-uint8-ref"}, "0.47-0.49", 0.6, "legacy uint8, calibrated"),
+        dummy_ranges("rel_rmse", 1.2, 0.935)),
+    "resnet50": (dummy_ranges("rel_rmse", 0.2, 0.132),),
+    "mobilenet_v3_small": (
+        _quantization_loss(INT8 | {"tflite-uint8", "tflite-uint8-ref"}, "1.63-1.78", 2.2,
+                           "the quantization lint finds its late activations (squeeze-excite, hard-swish, the "
+                           "logits) using 1/60 to 1/10 of their calibrated range"),),
+    "efficientnet_b0": (
+        _float32_depth("1.06x (tflite-ref) to 3.9x (tf-xla)", 5.0, 238),
+        _quantization_loss(INT8, "0.55-0.68", 0.9, "the same on XNNPACK, the builtin and the reference kernels"),
+        _quantization_loss({"tflite-int16x8"}, "0.32", 0.45, "int16 activations halve it")),
+}
+
 SPECS = tuple(ModelSpec(
     name=arch,
     samples={"quick": lambda: [], "full": lambda: [{"size": 96}, {"size": 224}]},
@@ -75,4 +124,5 @@ SPECS = tuple(ModelSpec(
     task=fidelity,
     budget=("rel_rmse", 0.05),
     source="keras.applications, weights=None, seed 0",
+    known=KNOWN.get(arch, ()),
 ) for arch in ARCHITECTURES)
