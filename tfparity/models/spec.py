@@ -67,11 +67,11 @@ def task_loss(lanes: set[str], metric: str, limit: float, reason: str) -> Deviat
                      symptom=lambda r: r["reason"].startswith(f"task {metric}") and r["model"]["task"][metric] <= limit)
 
 
-def dummy_ranges(metric: str, limit: float, measured: float) -> Deviation:
+def dummy_ranges(metric: str, limit: float, measured: float | str) -> Deviation:
     """The cost of the seeds' dummy ``default_ranges_stats = (-1, 1)`` (lane ``tflite-uint8-dummy``): every
     activation clamped to [-1, 1], whatever its real range."""
     return task_loss({"tflite-uint8-dummy"}, metric, limit,
-                     f"dummy ranges (-1, 1) clamp every activation, whatever its real range: {metric} {measured:g} "
+                     f"dummy ranges (-1, 1) clamp every activation, whatever its real range: {metric} {measured} "
                      "(measured); the calibrated tflite-uint8 lane shows what the same path gives with real ranges")
 
 
