@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tfparity import peaks, probes
+from tfparity import machine, peaks, probes
 from tfparity.lanes import LANES
 from tfparity.results import read_run, run_files
 
@@ -24,7 +24,7 @@ SAPPHIRE_RAPIDS = {**INTEL_AVX512_VNNI, "flags": "fma avx2 avx512f avx512_vnni a
     (ZEN4, 32, 128, True),  # 512-bit operations run as two 256-bit halves
 ])
 def test_ops_per_cycle_follow_the_cpu_features(monkeypatch, info, float32, int8, vnni):
-    monkeypatch.setattr(peaks, "_cpuinfo", lambda: info)
+    monkeypatch.setattr(machine, "cpuinfo", lambda: info)
     monkeypatch.setattr(peaks, "_max_freq_ghz", lambda: None)
     found = peaks.features()
     assert (found["vnni"], found["clock_ghz"]) == (vnni, max(info["mhz"]) / 1000)

@@ -25,29 +25,36 @@ def thread_counts(text: str) -> tuple[int, ...]:
     return counts
 
 
-def _cpu_model() -> str:
+def cpuinfo() -> dict:
+    """The first processor's fields of ``/proc/cpuinfo``, and every ``cpu MHz`` (``mhz``); only ``mhz`` where the
+    file is unreadable."""
+    fields, mhz = {}, []
     try:
         with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            text = fh.read()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return {"mhz": []}
+    for line in text.splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "cpu MHz":
+            mhz.append(float(value))
+        fields.setdefault(key, value)
+    return {**fields, "mhz": mhz}
+
+
+def flags(info: dict) -> frozenset[str]:
+    """The feature flags of a :func:`cpuinfo`: ``flags`` (``Features`` on Arm)."""
+    return frozenset((info.get("flags") or info.get("Features") or "").split())
+
+
+def _cpu_model() -> str:
+    return cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
 @cache
 def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags: ``/proc/cpuinfo``'s ``flags`` (``Features`` on Arm); empty where unreadable."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return frozenset(value.split())
-    except OSError:
-        pass
-    return frozenset()
+    """This CPU's feature flags (:func:`flags` of :func:`cpuinfo`); empty where unreadable."""
+    return flags(cpuinfo())
 
 
 def avx512_skx() -> bool:

@@ -25,24 +25,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tfparity import machine
+
 FMA_UNITS = 2
 AMX_INT8_OPS = 2048  # int8 ops per cycle per core of an AMX tile unit (1,024 multiply-accumulates)
 DTYPES = ("float32", "float64", "int8")
-
-
-def _cpuinfo() -> dict:
-    """The first processor's fields of ``/proc/cpuinfo``, and every ``cpu MHz`` (``mhz``)."""
-    fields, mhz = {}, []
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {"mhz": []}
-    for line in text.splitlines():
-        key, _, value = (part.strip() for part in line.partition(":"))
-        if key == "cpu MHz":
-            mhz.append(float(value))
-        fields.setdefault(key, value)
-    return {**fields, "mhz": mhz}
 
 
 def _max_freq_ghz() -> float | None:
@@ -54,8 +41,8 @@ def _max_freq_ghz() -> float | None:
 
 def features() -> dict:
     """Vector width, FMA, VNNI and AMX support and clock of this CPU, as :func:`theoretical` uses them."""
-    info = _cpuinfo()
-    flags = set((info.get("flags") or info.get("Features") or "").split())
+    info = machine.cpuinfo()
+    flags = machine.flags(info)
     zen4 = info.get("vendor_id") == "AuthenticAMD" and info.get("cpu family") == "25"
     bits = 512 if "avx512f" in flags and not zen4 else 256 if "avx2" in flags or "avx512f" in flags else 128
     clock = _max_freq_ghz() or (max(info["mhz"]) / 1000 if info["mhz"] else None)

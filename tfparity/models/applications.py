@@ -17,6 +17,7 @@ order, to the statistics of its input on seeded photo crops (logits std ~0.1 to 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -76,8 +77,8 @@ LITERT_CPU = {"tflite-xnnpack", "tflite-builtin", "tflite-ref", "tflite-fp16", "
 
 def _at(size: int, deviation: Deviation) -> Deviation:
     """``deviation`` for the ``size`` px case only: findings are measured per size (full profile, 2026-12)."""
-    return Deviation(deviation.lanes, f"{deviation.reason} (measured at {size} px)", symptom=deviation.symptom,
-                     when=lambda params: params["size"] == size)
+    return replace(deviation, reason=f"{deviation.reason} (measured at {size} px)",
+                   when=lambda params: params["size"] == size)
 
 
 def _quantization_loss(lanes: set[str], measured: str, limit: float, why: str = "") -> Deviation:
