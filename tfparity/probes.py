@@ -5,9 +5,10 @@
   no op on LiteRT lanes). A result within :data:`OVERHEAD_BOUND` times its lane's floor measures the call, not
   the kernel: it is marked ``overhead_bound``.
 - **GEMM** (``peaks[dtype].gemm``): ``x @ w`` with ``x`` m×k and ``w`` a constant k×n (``2·m·k·n`` operations) for
-  each of :data:`GEMM_SHAPES`, one large and two whose operands stay in cache, as FULLY_CONNECTED on
-  ``tflite-xnnpack`` (float32) and ``tflite-int8`` (int8); the best round of the best shape counts (a peak, not a
-  typical figure).
+  each of :data:`GEMM_SHAPES`, one large and two whose operands stay in cache, on ``tflite-xnnpack`` (float32) and
+  ``tflite-int8`` (int8), in both forms a converted model runs a GEMM in: FULLY_CONNECTED, and CONV_2D with a 1x1
+  filter over a √m×√m image (:data:`CONV_SHAPES`; XNNPACK's convolution path is the faster one on some shapes). The
+  best round of the best shape counts (a peak, not a typical figure).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tfparity.lanes.worker import time_calls
 
 OVERHEAD_BOUND = 2.0
 GEMM_SHAPES = ((256, 1024, 1024), (4096, 64, 64), (1024, 256, 256))  # (m, k, n): large, and cache-resident
+CONV_SHAPES = ((3136, 64, 64), (784, 256, 256))  # (m = h·w, k, n): ResNet50's 56x56x64 and a 28x28x256 1x1 conv
 GEMM_LANES = {"float32": "tflite-xnnpack", "int8": "tflite-int8"}
 ROUNDS, ROUND_TIME_S = 15, 0.05  # at least ROUNDS rounds, about ROUND_TIME_S of them in all
 
@@ -35,6 +37,8 @@ def _matmul_tf(params, consts):
     import tensorflow as tf
 
     w = tf.constant(consts["w"])
+    if params["form"] == "conv1x1":
+        return lambda x: tf.nn.conv2d(x, w[None, None], 1, "VALID")
     return lambda x: tf.matmul(x, w)
 
 
@@ -45,17 +49,22 @@ def _probe(name: str, samples: list[dict], make_arrays, tf, reference, flops, la
 
 def _gemm_arrays(params, rng) -> Arrays:
     m, k, n = params["m"], params["k"], params["n"]
-    return Arrays([rng.standard_normal((m, k)).astype(np.float32)],
+    side = int(np.sqrt(m))
+    shape = (1, side, side, k) if params["form"] == "conv1x1" else (m, k)
+    return Arrays([rng.standard_normal(shape).astype(np.float32)],
                   {"w": (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)})
 
 
 NOOP = _probe("noop", [{}], lambda params, rng: Arrays([np.ones((1, 1), np.float32)], {}), _identity_tf,
               lambda params, inputs, consts: np.asarray(inputs[0], np.float64), lambda params: 0,
               lambda params: "", frozenset())
-GEMM = _probe("gemm", [dict(m=m, k=k, n=n) for m, k, n in GEMM_SHAPES], _gemm_arrays, _matmul_tf,
+GEMM = _probe("gemm", [dict(m=m, k=k, n=n, form="matmul") for m, k, n in GEMM_SHAPES]
+              + [dict(m=m, k=k, n=n, form="conv1x1") for m, k, n in CONV_SHAPES], _gemm_arrays, _matmul_tf,
               lambda params, inputs, consts: inputs[0].astype(np.float64) @ consts["w"],
               lambda params: 2 * params["m"] * params["k"] * params["n"],
-              lambda params: f"{params['m']}x{params['k']}x{params['n']}", frozenset({"FULLY_CONNECTED"}))
+              lambda params: f"{params['m']}x{params['k']}x{params['n']}" + (" conv1x1" if params["form"] == "conv1x1"
+                                                                              else ""),
+              lambda params: frozenset({"CONV_2D" if params["form"] == "conv1x1" else "FULLY_CONNECTED"}))
 
 
 def _prepared(lane, case, threads: int):
