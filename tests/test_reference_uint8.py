@@ -25,9 +25,12 @@ from reference.tflite import fixedpoint as fx
 tf = pytest.importorskip("tensorflow")
 
 from tests.test_reference_exported_ops import litert_tensors  # noqa: E402
+from tfparity.cases import Arrays  # noqa: E402
 from tfparity.convert import convert  # noqa: E402
 from tfparity.lanes.base import Quantization  # noqa: E402
 from tfparity.models import MODELS  # noqa: E402
+from tfparity.models.spec import ModelSpec  # noqa: E402
+from tfparity.models.tasks import fidelity  # noqa: E402
 
 NAMES = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "mtcnn_pb", "mtcnn_pb_neg", "inception_block", "vgg_block")
 MODES = ("uint8", "uint8-dummy")
@@ -43,12 +46,12 @@ def _model(name, mode):
     return convert(_case(name), mode)
 
 
-def _inputs(graph, name, draw):
+def _inputs(graph, case, draw):
     """The case's real inputs quantized with each input tensor's (scale, zero point); or a seeded uniform draw."""
     tensors = [graph.tensors[i] for i in graph.inputs]
     if draw == "real":
         return [Quantization(float(t.scale[0]), int(t.zero_point[0]), t.dtype).quantize(x)
-                for t, x in zip(tensors, _case(name).arrays.inputs)]
+                for t, x in zip(tensors, case.arrays.inputs)]
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, t.shape, dtype=np.uint8) for t in tensors]
 
@@ -63,18 +66,50 @@ def test_every_tensor_matches_litert_reference_kernels(name, mode, draw):
                      and graph.tensors[op.inputs[1]].dtype == np.uint8]
     assert uint8_weights, "the converter gave no legacy uint8 CONV_2D / FULLY_CONNECTED"
     assert all(graph.tensors[i].dtype == np.uint8 for i in graph.inputs + graph.outputs)
-    inputs = _inputs(graph, name, draw)
+    _assert_every_tensor_equal(model, graph, _inputs(graph, _case(name), draw))
+
+
+def _assert_every_tensor_equal(model, graph, inputs):
+    """Each tensor an op computes, in execution order (the first mismatch is where an error starts), equals LiteRT's
+    reference kernels' bit for bit."""
     it = litert_tensors(model, inputs)
-    outputs, tensors = rt.run_all(graph, inputs)
-    for op in graph.operators:  # in execution order: the first mismatch is where an error starts
+    _, tensors = rt.run_indexed(graph, inputs)
+    for op in graph.operators:
         tensor = graph.tensors[op.outputs[0]]
-        want, got = it.get_tensor(op.outputs[0]), tensors[tensor.name]
+        want, got = it.get_tensor(op.outputs[0]), tensors[op.outputs[0]]
         assert got.dtype == want.dtype, f"{op.name} {tensor.name!r}"
         diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
         assert np.array_equal(got, want), (f"{op.name} {tensor.name!r} ({tensor.dtype.__name__}): "
                                            f"{np.count_nonzero(diff)} of {diff.size} differ, max {diff.max()}")
-    for index, got in zip(graph.outputs, outputs):
-        np.testing.assert_array_equal(got, it.get_tensor(index))
+
+
+def _gated(params):
+    """A hard-swish conv gated by a sigmoid over its channel means (squeeze-and-excite, as in MobileNetV3Small and
+    EfficientNetB0), and a tanh branch: legacy uint8 LOGISTIC, TANH and (dummy ranges) HARD_SWISH."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers, x = keras.layers, keras.Input((8, 8, 3), batch_size=2)
+    y = layers.Conv2D(8, 3, padding="same", activation="hard_swish")(x)
+    gate = layers.Conv2D(8, 1, activation="sigmoid")(layers.GlobalAveragePooling2D(keepdims=True)(y))
+    return keras.Model(x, [layers.Multiply()([y, gate]), layers.Conv2D(4, 1, activation="tanh")(y)])
+
+
+GATED = ModelSpec(name="gated_uint8_probe", samples={"quick": lambda: [{}]}, build=_gated,
+                  make_arrays=lambda params, rng: Arrays([2 * rng.standard_normal((2, 8, 8, 3), np.float32)], {}),
+                  task=fidelity, budget=("rel_rmse", 0.05))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_uint8_table_activations_match_litert_reference_kernels(mode):
+    """LOGISTIC and TANH (LUTPopulate over the 256 uint8 inputs) and HARD_SWISH (hard_swish.h's 16-bit fixed point)
+    in uint8, on the real inputs and a uniform draw. The calibrated converter expands hard-swish into ADD / MUL."""
+    case = GATED.cases("quick", 0)[0]
+    model = convert(case, mode)
+    graph = rt.load(model)
+    assert {"LOGISTIC", "TANH"} | ({"HARD_SWISH"} if mode == "uint8-dummy" else set()) <= set(graph.op_names)
+    for draw in ("real", "random"):
+        _assert_every_tensor_equal(model, graph, _inputs(graph, case, draw))
 
 
 def test_float_conv_and_fully_connected_sum_in_float32_in_kernel_order():

@@ -26,6 +26,15 @@ def _int8_only(op, tensor):
         raise NotImplementedError(f"reference.tflite has no {tensor.dtype.__name__} kernel for {op.name}")
 
 
+def _eight_bit_levels(op, tensor) -> np.ndarray:
+    """Every value of an int8 or uint8 ``tensor``, in order: the inputs a 256-entry table kernel tabulates (the
+    kernel indexes its table by the input's byte; ``q - min`` here)."""
+    if tensor.dtype not in (np.int8, np.uint8):
+        raise NotImplementedError(f"reference.tflite has no {tensor.dtype.__name__} kernel for {op.name}")
+    info = np.iinfo(tensor.dtype)
+    return np.arange(info.min, info.max + 1, dtype=np.int64)
+
+
 def _relu_family(low, high):
     """Quantized (ReluX): ``multiply(q - zp_in, m, sh) + zp_out`` with ``m`` from ``float32(s_in / s_out)``,
     clamped to ``[Q(low), Q(high)]`` (``Q(f) = zp_out + round(f / s_out)`` in float32)."""
@@ -85,9 +94,9 @@ def _tanh_int16(x_t, x):
 
 
 def _lookup_table(float_fn, f32_fn, int16_fn):
-    """LOGISTIC / TANH. int8 (LUTPopulate): a 256-entry table over every input ``q``,
-    ``clamp(round_half_away(f(float32(s_in) * (q - zp_in)) * float32(1 / s_out)) + zp_out)`` in float32.
-    int16: ``int16_fn``, interpolating in :data:`reference.tflite.tables.SIGMOID_U16`."""
+    """LOGISTIC / TANH. int8 and uint8 (LUTPopulate, the builtin and the reference kernels alike): a 256-entry
+    table over every input ``q``, ``clamp(round_half_away(f(float32(s_in) * (q - zp_in)) * float32(1 / s_out)) +
+    zp_out)`` in float32. int16: ``int16_fn``, interpolating in :data:`reference.tflite.tables.SIGMOID_U16`."""
 
     def kernel(ctx, op):
         x_t, out_t, x = _unary(ctx, op)
@@ -95,10 +104,10 @@ def _lookup_table(float_fn, f32_fn, int16_fn):
             return ctx.float_out(float_fn(x))
         if x_t.dtype == np.int16:
             return int16_fn(x_t, x)
-        _int8_only(op, x_t)
-        real = F32(x_t.scale[0]) * (np.arange(-128, 128) - int(x_t.zero_point[0])).astype(F32)
+        levels = _eight_bit_levels(op, x_t)
+        real = F32(x_t.scale[0]) * (levels - int(x_t.zero_point[0])).astype(F32)
         table = fx.round_half_away(f32_fn(real) * (F32(1) / F32(out_t.scale[0]))) + int(out_t.zero_point[0])
-        return saturate(table, out_t)[x.astype(np.int64) + 128]
+        return saturate(table, out_t)[x.astype(np.int64) - levels[0]]
 
     return kernel
 
@@ -116,8 +125,9 @@ def _rdbpot16(x, exponent: int):
     return (x >> exponent) + ((x & mask) > (mask >> 1) + (x < 0))
 
 
-def _hard_swish_int8(x_t, out_t):
-    """The reference int8 HardSwish (hard_swish.h) on each of the 256 inputs, in 16-bit fixed point:
+def _hard_swish_8bit(x_t, out_t, levels):
+    """The reference int8 / uint8 HardSwish (hard_swish.h, one template) on each input of ``levels``, in 16-bit
+    fixed point:
     input on a hi-res scale ``(q - zp) * 2^7``; ``y = that * m_out`` (16-bit SRDHM); ``r`` = the input rescaled so
     that 3.0 is 2^15 (saturating), mapped from ``[-1, 1]`` to ``[0, 1]`` by ``(r + 2^15) >> 1``; the output
     ``rdbpot(r * y / 2^15 truncated, -exp_out) + zp_out``. Multipliers: ``QuantizeMultiplier`` of
@@ -131,7 +141,7 @@ def _hard_swish_int8(x_t, out_t):
 
     out_m, out_exp = multiplier16(hires_scale / F32(out_t.scale[0]))
     relu_m, relu_exp = multiplier16(hires_scale / (F32(3) / F32(32768)))
-    hires = (np.arange(-128, 128) - int(x_t.zero_point[0])) * 2**7
+    hires = (levels - int(x_t.zero_point[0])) * 2**7
     preshift = fx.srdhm(hires, out_m, bits=16)
     reluish = _saturating_left_shift16(hires, relu_exp - 1) if relu_exp > 0 else hires
     reluish = fx.srdhm(reluish, relu_m, bits=16)
@@ -146,13 +156,13 @@ def _hard_swish_int8(x_t, out_t):
 
 
 def hard_swish(ctx, op):
-    """float: ``x * min(6, max(0, x + 3)) / 6`` (float32 operations); int8: :func:`_hard_swish_int8`."""
+    """float: ``x * min(6, max(0, x + 3)) / 6`` (float32 operations); int8, uint8: :func:`_hard_swish_8bit`."""
     x_t, out_t, x = _unary(ctx, op)
     if not x_t.quantized:
         x = ctx.float_out(x)
         return x * np.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6)
-    _int8_only(op, x_t)
-    return _hard_swish_int8(x_t, out_t)[x.astype(np.int64) + 128]
+    levels = _eight_bit_levels(op, x_t)
+    return _hard_swish_8bit(x_t, out_t, levels)[x.astype(np.int64) - levels[0]]
 
 
 def prelu(ctx, op):
