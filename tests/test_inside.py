@@ -43,15 +43,29 @@ def test_partitions_agree_with_each_op_delegated_alone():
 def test_op_profile_times_every_op_and_measures_it_against_the_executor():
     lane = lanes.LANES["tflite-int8-ref"]
     model = model_bytes(PNET, "int8")
-    runnable = lane.load(model, 1)
-    rows = inside.op_profile(lane, model, inside.reference_tensors(model, PNET.arrays.inputs), runnable.placement, 1)
-    assert [r["op"] for r in rows] == lanes.model_ops(model)
+    where = [row["where"] for row in inside.partitions(lane.load(model, 1), lanes.model_ops(model))["ops"]]
+    rows = inside.op_profile(lane, model, inside.reference_tensors(model, PNET.arrays.inputs), where, 1)
+    assert [r["op"] for r in rows] == lanes.model_ops(model) and {r["where"] for r in rows} == {"builtin"}
     assert all(r["latency_s"] > 0 for r in rows)
     assert sum(r["share"] for r in rows) == pytest.approx(1.0)
     assert all(r["unit"] == "lsb" and r["error_alone"] == 0 for r in rows)  # the reference kernels: bit-exact
     xnnpack = inside.op_profile(lanes.LANES["tflite-int8"], model, inside.reference_tensors(model, PNET.arrays.inputs),
                                 None, 1)
     assert max(r["error_alone"] for r in xnnpack) <= PATH_LSB
+
+
+def test_op_profile_on_the_gpu_accelerator_places_and_times_every_op():
+    """litert-gpu-f32 (LiteRT's accelerator in float32; llvmpipe here): each op compiled alone, within the
+    whole-model float32 bound of the float64 executor (a one-op model is a model)."""
+    lane = lanes.LANES["litert-gpu-f32"]
+    available, why = lane.available()
+    if not available:
+        pytest.skip(why)
+    model = model_bytes(PNET, "float")
+    where = [row["where"] for row in inside.partitions(lane.load(model, 1), lanes.model_ops(model))["ops"]]
+    rows = inside.op_profile(lane, model, inside.reference_tensors(model, PNET.arrays.inputs), where, 1)
+    assert [r["where"] for r in rows] == ["gpu"] * len(rows) and all(r["latency_s"] > 0 for r in rows)
+    assert 0 < max(r["error_alone"] for r in rows) <= lookup("litert-gpu-f32", ["model"]).rtol
 
 
 def test_lifecycle_runs_in_a_fresh_process_per_thread_count():

@@ -51,8 +51,10 @@ def _relu_family(low, high):
 
 
 def _sigmoid_f32(x):
-    """``1.0f / (1.0f + expf(-x))`` on float32 ``x``."""
-    return F32(1) / (F32(1) + np.exp(-x.astype(np.float64)).astype(F32))
+    """``1.0f / (1.0f + expf(-x))`` on float32 ``x`` (``expf`` overflows to +inf, and the result to 0, past
+    x = -88.7)."""
+    with np.errstate(over="ignore"):
+        return F32(1) / (F32(1) + np.exp(-x.astype(np.float64)).astype(F32))
 
 
 def _table_input_int16(x_t, q):

@@ -116,7 +116,8 @@ KNOWN = {
         _at(96, _quantization_loss(INT8 | UINT8, "1.63-1.78", 2.2, "; the quantization lint finds its late "
                                    "activations (squeeze-excite, hard-swish, the logits) using 1/60 to 1/10 of their "
                                    "calibrated range")),
-        _at(224, _quantization_loss(INT8 | UINT8, "0.17-0.20", 0.3)),),
+        _at(224, _quantization_loss(INT8 | UINT8, "0.17-0.20", 0.3)),
+        dummy_ranges("rel_rmse", 1.3, "0.91 at 96 px, 1.01 at 224")),
     "efficientnet_b0": (
         _at(96, _float32_depth(FLOAT32, "1.06x (tflite-ref) to 3.9x (tf-xla) of it" + ALIKE, 5.0, 238)),
         _at(224, _float32_depth(LITERT_CPU, "on LiteRT's CPU kernels 11.4-11.9x of it (XNNPACK, builtin, reference "
@@ -128,7 +129,10 @@ KNOWN = {
         _at(96, _quantization_loss(INT8, "0.55-0.68", 0.9)),
         _at(224, _quantization_loss(INT8, "0.28-0.32", 0.45)),
         _at(96, _quantization_loss({"tflite-int16x8"}, "0.32", 0.45, "; int16 activations halve it")),
-        _at(224, _quantization_loss({"tflite-int16x8"}, "0.16", 0.25, "; int16 activations halve it"))),
+        _at(224, _quantization_loss({"tflite-int16x8"}, "0.16", 0.25, "; int16 activations halve it")),
+        _at(96, _quantization_loss(UINT8, "0.62-0.63", 0.8, " (legacy uint8, calibrated)")),
+        _at(224, _quantization_loss(UINT8, "0.41-0.45", 0.6, " (legacy uint8, calibrated)")),
+        dummy_ranges("rel_rmse", 1.3, "1.00 at 96 and 224 px: the logits carry nothing")),
 }
 
 SPECS = tuple(ModelSpec(

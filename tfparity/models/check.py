@@ -206,8 +206,10 @@ def _evaluate(record, case, lane_name, benchmark, threads, availability, lifecyc
 
 
 def _inside(record, case, lane, runnable, threads, counts):
-    """Where each op ran (``partitions``); with timing on, each op alone (``op_profile``, interpreter lanes) and the
-    lifecycle at each of ``counts`` threads in a fresh worker (``lifecycle``): :mod:`tfparity.models.inside`."""
+    """Where each op ran (``partitions``); with timing on, each op alone (``op_profile``) and the lifecycle at each of
+    ``counts`` threads in a fresh worker (``lifecycle``): :mod:`tfparity.models.inside`. An accelerator compiles
+    each one-op model anew (0.3-0.4 s per op on llvmpipe), so its op profile comes with the lifecycle's runs only
+    (``counts``: the full profile, or a thread sweep)."""
     from tfparity.models import inside
 
     if runnable.model is None:  # TF lanes: no .tflite
@@ -216,12 +218,12 @@ def _inside(record, case, lane, runnable, threads, counts):
     if not record["timing"]:
         return
     with phase("inside"):
-        if not runnable.settings.get("accelerator"):  # an accelerator compiles each one-op model anew: not timed
+        if counts or not runnable.settings.get("accelerator"):
             kept = case.__dict__.setdefault("inside_reference", {})  # lanes that run one model share its tensors
             if runnable.model not in kept:
                 kept[runnable.model] = inside.reference_tensors(runnable.model, case.arrays.inputs)
-            tensors = kept[runnable.model]
-            record["op_profile"] = inside.op_profile(lane, runnable.model, tensors, runnable.placement, threads)
+            where = [row["where"] for row in record["partitions"]["ops"]] if record["partitions"] else None
+            record["op_profile"] = inside.op_profile(lane, runnable.model, kept[runnable.model], where, threads)
         found = [inside.lifecycle(lane, runnable.model, case.arrays.inputs, n) for n in counts]
         if found and None not in found:
             record["lifecycle"] = found

@@ -59,9 +59,10 @@ def computes(graph, op) -> bool:
     return any(i >= 0 and graph.tensors[i].data is None for i in op.inputs)
 
 
-def op_profile(lane, model: bytes, tensors: dict[int, np.ndarray], placement: list[int] | None,
+def op_profile(lane, model: bytes, tensors: dict[int, np.ndarray], where: list[str] | None,
                threads: int) -> list[dict]:
-    """One row per op of ``model`` (see the module doc); ``tensors``: :func:`reference_tensors` of it."""
+    """One row per op of ``model`` (see the module doc); ``tensors``: :func:`reference_tensors` of it; ``where``:
+    where each op ran in the whole model (:func:`partitions`), if known."""
     import reference.tflite
     from tfparity.submodel import inputs, part
 
@@ -70,7 +71,7 @@ def op_profile(lane, model: bytes, tensors: dict[int, np.ndarray], placement: li
     for index, op in enumerate(graph.operators):
         out = graph.tensors[op.outputs[0]]
         row = {"index": index, "op": op.name, "tensor": out.name,
-               "where": None if placement is None else _label(placement[index], None),
+               "where": None if where is None else where[index],
                "latency_s": None, "share": None, "error_alone": None, "unit": "lsb" if out.quantized else "rel"}
         rows.append(row)
         if not computes(graph, op):
