@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from report import history
+from report import history, inside
 from report.format import SOFTWARE_GPU, col, fmt, lane_label, pareto, plot_js, seconds
-from report.models import model_rows
+from report.models import field, model_rows
 from report.models import pages as model_pages
 from report.models import render as render_models
 from tfparity import results
@@ -79,6 +79,7 @@ def _lane_summary(latest: pd.DataFrame, lanes: list[str], header: dict, software
                         "floor": seconds(floor) if isinstance(floor, float) else "",
                         "floor_reason": floor if isinstance(floor, str) else "",
                         "bound": int(col(rows, "overhead_bound").fillna(False).astype(bool).sum()),
+                        "scaling": inside.lane_scaling(model_rows(rows), field),
                         "note": SOFTWARE_GPU if lane in software else "",
                         "status": header.get("lane_status", {}).get(lane, ""),
                         "adapter": _adapter((header.get("lane_environments") or {}).get(lane) or {})})

@@ -8,6 +8,8 @@ linear). A lane is flagged ``slower`` when ``p50(n) > SLOWER · p50(m)`` and ``f
 
 from __future__ import annotations
 
+import numpy as np
+
 from report.format import fmt, seconds
 
 SLOWER = 1.10
@@ -63,30 +65,58 @@ def profile_figure(rows, value):
     return figure
 
 
+SLOWER_FLAG = "slower with more threads"
+FLAT_FLAG = "no speed-up: the setting is ignored or the model too small to split"
+
+
+def _measured(row, value) -> list[dict]:
+    """A record's lifecycle entries that were measured, by thread count."""
+    return sorted((e for e in value(row, "lifecycle") or [] if "reason" not in e), key=lambda e: e["threads"])
+
+
+def scaling(base: dict, entry: dict) -> tuple[float | None, str]:
+    """``entry``'s efficiency against ``base`` (the fewest threads counted; module doc) and its flag (or "")."""
+    if entry is base or not base["p50_s"] or not entry["p50_s"]:
+        return None, ""
+    ratio = entry["p50_s"] / base["p50_s"]
+    flag = SLOWER_FLAG if ratio > SLOWER else FLAT_FLAG if abs(ratio - 1) <= FLAT else ""
+    return base["p50_s"] * base["threads"] / (entry["p50_s"] * entry["threads"]), flag
+
+
 def lifecycle_rows(rows, value) -> list[dict]:
     """Per lane and thread count: load, first invoke, p50, p99, peak memory, model bytes, scaling and its flag."""
     out = []
     for _, row in rows.iterrows():
-        entries = sorted(value(row, "lifecycle") or [], key=lambda e: e["threads"])
-        out += [{"lane": row.lane, "threads": e["threads"], "flag": e["reason"]} for e in entries if "reason" in e]
-        entries = [e for e in entries if "reason" not in e]
-        if not entries:
-            continue
-        base = entries[0]
+        out += [{"lane": row.lane, "threads": e["threads"], "flag": e["reason"]}
+                for e in value(row, "lifecycle") or [] if "reason" in e]
+        entries = _measured(row, value)
         for entry in entries:
-            ratio = entry["p50_s"] / base["p50_s"] if base["p50_s"] else None
-            scaling = flag = ""
-            if entry is not base and ratio:
-                scaling = fmt(base["p50_s"] * base["threads"] / (entry["p50_s"] * entry["threads"]), ".2f")
-                flag = ("slower with more threads" if ratio > SLOWER else
-                        "no speed-up: the setting is ignored or the model too small to split"
-                        if abs(ratio - 1) <= FLAT else "")
+            efficiency, flag = scaling(entries[0], entry)
             out.append({"lane": row.lane, "threads": entry["threads"], "load": seconds(entry["load_s"]),
                         "first": seconds(entry["first_s"]), "p50": seconds(entry["p50_s"]),
                         "p99": seconds(entry["p99_s"]), "peak": fmt(entry["peak_rss_mb"], ".1f"),
                         "base": fmt(entry.get("base_rss_mb"), ".1f"), "bytes": f"{entry['model_bytes'] / 1024:.1f} KiB",
-                        "scaling": scaling, "flag": flag})
+                        "scaling": fmt(efficiency, ".2f") if efficiency is not None else "", "flag": flag})
     return out
+
+
+def lane_scaling(rows, value) -> str:
+    """One lane's models measured at two or more thread counts, in one line: the median efficiency at the most
+    threads, over how many models, and how many are flagged slower or flat; "" where none was."""
+    found = []
+    for _, row in rows.iterrows():
+        entries = _measured(row, value)
+        if len(entries) > 1:
+            found.append((entries[-1]["threads"], *scaling(entries[0], entries[-1])))
+    found = [f for f in found if f[1] is not None]
+    if not found:
+        return ""
+    flags = [flag for _, _, flag in found]
+    text = (f"{float(np.median([e for _, e, _ in found])):.2f} at {max(t for t, _, _ in found)} threads "
+            f"({len(found)} model{'s' if len(found) > 1 else ''})")
+    return text + "".join(f"; {flags.count(flag)} {word}" for flag, word in ((SLOWER_FLAG, "slower"),
+                                                                             (FLAT_FLAG, "flat"))
+                          if flags.count(flag))
 
 
 def culprit_text(found: dict | None) -> str:

@@ -38,7 +38,8 @@ def _page_column(rows: pd.DataFrame) -> pd.Series:
     return rows["model.page"].fillna(rows["model.name"]) if "model.page" in rows else rows["model.name"]
 
 
-def _value(row, key):
+def field(row, key):
+    """A record's field (``key`` dotted, as the frame's columns are), None where it is missing or NaN."""
     value = row.get(key)
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
@@ -46,34 +47,34 @@ def _value(row, key):
 def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict]:
     out = []
     for _, row in rows.iterrows():
-        task = _value(row, "model.task") or {}
-        first = _value(row, "model.first_divergent")
-        size = _value(row, "model.size_bytes")
+        task = field(row, "model.task") or {}
+        first = field(row, "model.first_divergent")
+        size = field(row, "model.size_bytes")
         out.append({"lane": row.lane, "note": SOFTWARE_GPU if row.lane in software else "", "outcome": row.outcome,
                     "reason": row.reason, "metric": task.get(metric),
-                    "median": _value(row, "timing.median_s"), "size": size,
+                    "median": field(row, "timing.median_s"), "size": size,
                     "task": " · ".join(f"{k} {fmt(v)}" for k, v in task.items()),
-                    "text": {"metric": fmt(task.get(metric)), "median": seconds(_value(row, "timing.median_s")),
-                             "p90": seconds(_value(row, "model.p90_s")), "load": seconds(_value(row, "model.load_s")),
-                             "first": seconds(_value(row, "model.first_inference_s")),
+                    "text": {"metric": fmt(task.get(metric)), "median": seconds(field(row, "timing.median_s")),
+                             "p90": seconds(field(row, "model.p90_s")), "load": seconds(field(row, "model.load_s")),
+                             "first": seconds(field(row, "model.first_inference_s")),
                              "size": f"{size / 1024:.1f} KiB" if size is not None else "",
-                             "memory": fmt(_value(row, "model.memory_mb"), ".1f")},
+                             "memory": fmt(field(row, "model.memory_mb"), ".1f")},
                     "divergent": "; ".join(filter(None, [
                         f"#{first['index']} {first['op']}: {first['exceeds']}" if first else "",
-                        f"in float: {', '.join(_value(row, 'model.float_ops'))}" if _value(row, "model.float_ops")
+                        f"in float: {', '.join(field(row, 'model.float_ops'))}" if field(row, "model.float_ops")
                         else "", inside.culprit_text(_culprit(row))])),
-                    "resize": _value(row, "model.resize") or "",
-                    "stages": _stages(_value(row, "model.stage_counts"))})
+                    "resize": field(row, "model.resize") or "",
+                    "stages": _stages(field(row, "model.stage_counts"))})
     return out
 
 
 def _culprit(row) -> dict | None:
     """The record's ``culprit`` (flattened one level into ``culprit.*`` columns), or None."""
-    found = _value(row, "culprit.found")
+    found = field(row, "culprit.found")
     if found is None:
         return None
     keys = ("found", "index", "op", "how", "detail", "alone", "runs", "reason")
-    return {key: _value(row, f"culprit.{key}") for key in keys}
+    return {key: field(row, f"culprit.{key}") for key in keys}
 
 
 def _stages(counts: dict | None) -> str:
@@ -107,7 +108,7 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, softwa
     layers = go.Figure()
     marks = []
     for _, row in rows.iterrows():
-        table = _value(row, "model.layers")
+        table = field(row, "model.layers")
         if not table:
             continue
         labels = [f"#{r['index']} {r['op']}" for r in table]
@@ -115,7 +116,7 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, softwa
                                     name=f"{row.lane} RMSE÷scale vs float"))
         layers.add_trace(go.Bar(x=labels, y=[r["max_lsb_isolated"] for r in table], name=f"{row.lane} op-alone LSB",
                                 opacity=0.4))
-        first = _value(row, "model.first_divergent")
+        first = field(row, "model.first_divergent")
         if first:
             marks.append({"x": f"#{first['index']} {first['op']}", "y": first["rmse_over_scale"] or 0,
                           "text": f"{row.lane}: first divergent", "showarrow": True, "arrowhead": 2})
@@ -123,7 +124,7 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, softwa
                          barmode="group")
     scales = go.Figure()
     for _, row in rows.iterrows():
-        per_scale = _value(row, "model.per_scale")
+        per_scale = field(row, "model.per_scale")
         if per_scale and all("median_s" in r for r in per_scale):
             scales.add_trace(go.Scatter(x=[f"{r['shape'][0]}x{r['shape'][1]}" for r in per_scale],
                                         y=[r["median_s"] for r in per_scale], mode="lines+markers",
@@ -133,7 +134,7 @@ def _charts(lanes: list[dict], rows: pd.DataFrame, metric: str, div: str, softwa
     charts = [("scatter", scatter)] + ([("sizes", sizes)] if sized else [])
     charts += [("layers", layers)] if layers.data else []
     charts += [("scales", scales)] if scales.data else []
-    profile = inside.profile_figure(rows, _value)
+    profile = inside.profile_figure(rows, field)
     charts += [("profile", profile)] if profile.data else []
     return "\n".join(plot_js(f"{div}-{name}", fig) for name, fig in charts), {name for name, _ in charts}
 
@@ -153,10 +154,10 @@ def render(env, latest: pd.DataFrame, lanes: list[str], write, staging, common: 
             js, charts = _charts(lane_rows, case_rows, spec_metric, f"c{number}", software)
             cases.append({"id": case_id, "div": f"c{number}", "lanes": lane_rows, "metric": spec_metric, "js": js,
                           "charts": charts, "source": case_rows.iloc[0].get("model.source", ""),
-                          "placement": inside.placement_rows(case_rows, _value),
-                          "profile": inside.profile_rows(case_rows, _value),
-                          "lifecycle": inside.lifecycle_rows(case_rows, _value),
-                          "lint": inside.lint_rows(case_rows, _value),
+                          "placement": inside.placement_rows(case_rows, field),
+                          "profile": inside.profile_rows(case_rows, field),
+                          "lifecycle": inside.lifecycle_rows(case_rows, field),
+                          "lint": inside.lint_rows(case_rows, field),
                           "pipeline": any(r["resize"] for r in lane_rows)})
         write(staging / "models" / f"{name}.html", env.get_template("model.html").render(
             title=name, root="../", charts=True, cases=cases, **common))

@@ -184,3 +184,26 @@ def test_threads_list_records_each_count(tmp_path):
     assert header["threads"] == 1 and header["thread_sweep"] == [1, 2]
     assert [[e["threads"] for e in r["lifecycle"]] for r in records] == [[1, 2]]
     assert records[0]["op_profile"] and records[0]["partitions"]["partitions"] == 1
+    from report.build import build
+
+    lanes = (build(tmp_path) / "index.html").read_text().split("<h2>Lanes</h2>")[1].split("</table>")[0]
+    assert "at 2 threads (1 model)" in lanes  # the lane table sums the model page's scaling up
+
+
+def _lifecycle(*p50s):
+    return [{"threads": n, "p50_s": p50, "p99_s": p50, "load_s": 0.1, "first_s": 0.1, "peak_rss_mb": 1.0,
+             "model_bytes": 1024} for n, p50 in enumerate(p50s, 1)]
+
+
+def test_lane_scaling_takes_the_median_and_counts_the_flags():
+    """Efficiency p50(1)·1 / (p50(2)·2): 0.8 (1.0 → 0.625 s), 0.5 (no speed-up: flat), 0.4 (1.0 → 1.25 s: slower)."""
+    import pandas as pd
+
+    from report.inside import lane_scaling
+    from report.models import field
+
+    rows = pd.DataFrame({"lane": ["l"] * 4, "lifecycle": [_lifecycle(1.0, 0.625), _lifecycle(1.0, 1.0),
+                                                          _lifecycle(1.0, 1.25), _lifecycle(1.0)]})
+    assert lane_scaling(rows, field) == "0.50 at 2 threads (3 models); 1 slower; 1 flat"
+    assert lane_scaling(rows.iloc[:1], field) == "0.80 at 2 threads (1 model)"
+    assert lane_scaling(rows.iloc[3:], field) == ""  # one count: nothing to scale against
