@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tfparity.metrics import errors, tolerance_used
+from tfparity.metrics import admits_zero, errors, tolerance_used
 from tfparity.tolerances import TABLE, lookup
 
 
@@ -43,6 +43,20 @@ def test_tolerance_used_is_the_worst_share_of_atol_plus_rtol_times_scale():
     assert tolerance_used(ref, ref, scale, atol=0.0, rtol=0.0) == 0.0
     assert tolerance_used(ref + [0.0, 1e-30], ref, scale, atol=0.0, rtol=0.0) > 1.0
     assert tolerance_used(ref + [np.nan, 0.0], ref, scale, atol=1.0, rtol=1.0) == float("inf")
+
+
+def test_a_tolerance_an_all_zero_output_meets_is_vacuous():
+    """float16's atol 2^-14 (6.1e-5) against outputs below it: zeros would pass, so the check is void; a reference
+    with one element above the floor, an all-zero reference (zeros are right) or one with NaN (zeros are wrong) is
+    not."""
+    tiny = np.array([3e-5, -1e-6, 0.0])
+    assert admits_zero(tiny, np.abs(tiny), 2.0**-14, 0.0)
+    assert not admits_zero(np.append(tiny, 1e-4), np.abs(np.append(tiny, 1e-4)), 2.0**-14, 0.0)
+    assert not admits_zero(np.zeros(3), np.zeros(3), 2.0**-14, 0.0)
+    assert not admits_zero(np.array([1e-6, np.nan]), np.full(2, 1e-6), 2.0**-14, 0.0)
+    scale = np.full(3, 2.0)  # a relative bound of the whole-model kind: rtol >= 1 of max|ref| admits zeros
+    assert admits_zero(np.array([2.0, -1.0, 0.5]), scale, 0.0, 1.0)
+    assert not admits_zero(np.array([2.0, -1.0, 0.5]), scale, 0.0, 0.9)
 
 
 def test_every_entry_gives_its_reason():

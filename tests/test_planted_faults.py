@@ -58,6 +58,11 @@ def _non_finite(case, lane, y):
     return y
 
 
+def _zeros(case, lane, y):
+    """Nothing computed: every element 0 (a lane whose output underflows, or that never writes its output)."""
+    return np.zeros_like(y)
+
+
 def _shifted(case, lane, y):
     """An image shifted by one pixel along its widest spatial axis (wrapping)."""
     return np.roll(y, 1, axis=1 if y.shape[1] >= y.shape[2] else 2) if y.ndim == 4 and max(y.shape[1:3]) > 1 else y
@@ -129,6 +134,7 @@ FAULTS = {
     "one element NaN": ("tflite-builtin", _non_finite, False),
     "image shifted one pixel": ("tflite-ref", _shifted, False),
     "global scale, 4x the tolerance": ("tf-cpu", _scaled, False),
+    "every element 0, on the lane with the widest absolute floor": ("litert-gpu", _zeros, False),
     "one element +1 LSB on the exact lane": ("tflite-int8-ref", _lsb(1), True),
     "one element +2 LSB on another integer lane": ("tflite-int8-builtin", _lsb(2), True),
     "every element +1 LSB on another integer lane": ("tflite-int8-builtin", _every_lsb, True),
@@ -189,6 +195,34 @@ def test_a_whole_model_scaled_at_its_tolerance_fails(base):
             caught.append(case.id)
     print(f"\nplanted scale on whole models, {base}: killed {len(caught)} of {len(changed)}")
     assert len(changed) >= 5 and caught == changed, sorted(set(changed) - set(caught))
+
+
+def test_a_whole_model_returning_zeros_fails():
+    """Every output of a whole model replaced by zeros, on the lane whose bound is widest (litert-gpu: float16
+    arithmetic, atol 2^-14 and a per-op rtol that grows with depth): every model must fail."""
+    base = "litert-gpu"
+    lane = Planted(f"planted-{base}", lanes.LANES[base].kind, "zeros", base=base,
+                   fault=lambda ys: [np.zeros_like(y) for y in ys], mode=lanes.LANES[base].mode)
+    cases = [c for c in MODELS.select("quick", 0) if not c.op.pipeline]
+    outcomes = {case.id: check_on(case, lane)["outcome"] for case in cases}
+    assert len(outcomes) >= 5 and set(outcomes.values()) == {"fail"}, outcomes
+
+
+def test_a_pass_an_all_zero_output_would_also_get_is_void():
+    """sigmoid of inputs in [-20, -12] (outputs 2e-9 to 6e-6, all below float16's absolute floor 2^-14): on
+    litert-gpu any output within 6.1e-5 of them passes, zeros included, so the verdict is `vacuous` (fail); on
+    tflite-xnnpack (atol 2^-36) the same case is a real check and passes."""
+    spec = REGISTRY.specs["sigmoid"]
+    first = spec.cases("quick", 0)[0]
+    shape = first.arrays.inputs[0].shape
+    tiny = dataclasses.replace(spec, make_arrays=lambda params, rng: type(first.arrays)(
+        [rng.uniform(-20, -12, shape).astype(np.float32)], {}))
+    case = tiny.cases("quick", 0)[0]
+    gpu, cpu = (check(case, lane, benchmark=NoTiming(), run_id="t", threads=1, speed={}, availability=(True, ""))
+                for lane in ("litert-gpu", "tflite-xnnpack"))
+    assert gpu["outcome"] == "fail" and gpu["reason"].startswith("vacuous"), gpu["reason"]
+    assert gpu["metrics"]["tol_used"] <= 1  # within the allowance: only the guard makes it a fail
+    assert cpu["outcome"] == "pass", cpu["reason"]
 
 
 def test_a_run_whose_runtimes_do_not_import_is_not_green(tmp_path):

@@ -16,7 +16,7 @@ import numpy as np
 
 from tfparity import lanes as lanes_module
 from tfparity import quant
-from tfparity.metrics import errors, special_reason, tolerance_used
+from tfparity.metrics import admits_zero, errors, special_reason, tolerance_used, vacuous_reason
 from tfparity.phases import phase
 from tfparity.probes import rate
 from tfparity.timing import measure
@@ -122,6 +122,9 @@ def _evaluate(record, case, lane_name, benchmark, threads, speed, availability):
     record.update(outcome="pass" if passed else "fail", reason="" if passed else
                   special_reason(actual, expected, signed_zeros) or
                   f"outside tolerance atol={record['tolerance']['atol']:g} rtol={rtol:.3g}: {worst}")
+    if passed and admits_zero(expected, magnitude, atol, rtol):
+        passed = False
+        record.update(outcome="fail", reason=vacuous_reason(atol, rtol))
     _apply_deviation(record, case.deviation(lane_name), passed)
     return actual
 

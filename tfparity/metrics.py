@@ -72,6 +72,21 @@ def errors(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray,
     }
 
 
+def admits_zero(expected, magnitude, atol, rtol: float) -> bool:
+    """Whether an all-zero output would pass ``|y - r| <= atol + rtol * m`` although the reference ``r`` is not all
+    zero: the check could not tell that lane's output from none (a verdict that cannot fail)."""
+    r = np.asarray(expected, np.float64)
+    if not np.any(r[np.isfinite(r)] != 0):
+        return False
+    return tolerance_used(np.zeros_like(r), r, magnitude, atol, rtol) <= 1.0
+
+
+def vacuous_reason(atol, rtol: float) -> str:
+    """The one-line reason of a pass that :func:`admits_zero` voids."""
+    return (f"vacuous: an all-zero output would pass this tolerance (atol={float(np.max(atol, initial=0.0)):g} "
+            f"rtol={rtol:.3g}): the reference is too small for it, so the check cannot fail")
+
+
 def tolerance_used(actual, expected, magnitude, atol, rtol: float, signed_zeros: bool = False) -> float:
     """``max |y - r| / (atol + rtol * m)`` over the elements finite in both: the share of the tolerance the worst
     element uses; infinite when a special value differs (:func:`special_mismatch`). The case passes iff this is
@@ -81,4 +96,5 @@ def tolerance_used(actual, expected, magnitude, atol, rtol: float, signed_zeros:
         return float("inf")
     y, r, magnitude, atol = _finite(y, r, magnitude, atol)
     allowed = np.maximum(atol + rtol * magnitude, np.finfo(np.float64).tiny)
-    return float((np.abs(y - r) / allowed).max(initial=0.0))
+    with np.errstate(over="ignore"):  # an error where nothing is allowed: infinitely over
+        return float((np.abs(y - r) / allowed).max(initial=0.0))

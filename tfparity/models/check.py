@@ -33,7 +33,7 @@ import numpy as np
 from tfparity import lanes as lanes_module
 from tfparity.check import BASELINE, _apply_deviation, _one_line, base_record
 from tfparity.convert import UINT8_MODES, ShapeLost
-from tfparity.metrics import errors, tolerance_used
+from tfparity.metrics import admits_zero, errors, tolerance_used, vacuous_reason
 from tfparity.phases import phase
 from tfparity.quant import EXACT_LANES, PATH_LSB
 from tfparity.timing import measure
@@ -311,3 +311,5 @@ def _judge_held(record, case, lane, runnable, actual, float_outputs):
     record.update(outcome="pass" if passed else "fail", reason="" if passed else
                   f"an output is outside tolerance atol={tolerance.atol:g} rtol={rtol:.3g} against {against} "
                   f"({used:.3g}x the tolerance)")
+    if passed and any(admits_zero(r, m, tolerance.atol, rtol) for r, m in zip(held, scales)):
+        record.update(outcome="fail", reason=vacuous_reason(tolerance.atol, rtol))
