@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tfparity import machine
 from tfparity.cases import Deviation
 
 SPATIAL = (1, 2, 3, 5, 7, 8, 9, 13, 16, 21, 28, 32, 56, 64, 112, 224)
@@ -102,15 +103,24 @@ def special_symptom(got: str, reference: str):
     return lambda record: bool(pattern.fullmatch(record["reason"]))
 
 
-def flushes_subnormals(op: str) -> Deviation:
-    """TF's CPU kernels and XNNPACK run with denormals flushed (FTZ / DAZ): a subnormal ``op`` result is 0."""
-    return Deviation(
-        frozenset({"tf-cpu", "tf-xla", "tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime"}),
-        f"TF's CPU kernels (and XLA's) and XNNPACK flush subnormals to zero (denormals-are-zero): {op} of the planted "
-        f"1e-40 gives 0, where IEEE 754 keeps it (max_abs 1e-40); the builtin and reference kernels and the GPU "
-        f"accelerator in float32 keep it",
-        when=lambda p: p.get("special") == "subnormal",
-        symptom=lambda r: r["reason"].startswith("outside tolerance") and r["metrics"]["max_abs"] < 2.0**-126)
+def flushes_subnormals(op: str, onednn_keeps: bool = False) -> tuple[Deviation, ...]:
+    """TF's CPU kernels and XNNPACK run with denormals flushed (FTZ / DAZ): a subnormal ``op`` result is 0.
+    ``onednn_keeps``: TF's oneDNN kernel of ``op`` keeps it, so tf-cpu flushes only where oneDNN is off."""
+    lanes = {"tf-cpu", "tf-xla", "tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime"}
+    reason = (f"TF's CPU kernels (and XLA's) and XNNPACK flush subnormals to zero (denormals-are-zero): {op} of the "
+              f"planted 1e-40 gives 0, where IEEE 754 keeps it (max_abs 1e-40); the builtin and reference kernels and "
+              f"the GPU accelerator in float32 keep it")
+
+    def deviation(on: set[str], why: str, where=lambda: True) -> Deviation:
+        return Deviation(frozenset(on), why, when=lambda p: p.get("special") == "subnormal",
+                         symptom=lambda r: r["reason"].startswith("outside tolerance")
+                         and r["metrics"]["max_abs"] < 2.0**-126, where=where)
+
+    if not onednn_keeps:
+        return (deviation(lanes, reason),)
+    return (deviation(lanes - {"tf-cpu"}, reason),
+            deviation({"tf-cpu"}, f"{reason}; on tf-cpu only with oneDNN off: TF's oneDNN {op} (the default on CPUs "
+                      "with AVX-512 VNNI / BF16 or AMX) keeps it", where=lambda: not machine.tf_onednn()))
 
 
 def clamps_infinity(op: str) -> Deviation:

@@ -117,7 +117,7 @@ MAX_POOL2D = OpSpec(
         "the IEEE 754-2019 maximum (np.max) is NaN; TF documents no NaN rule for max_pool",
         when=lambda p: p.get("special") == "nan",
         symptom=lambda r: special_symptom("NUMBER", "nan")(r) and r["metrics"]["max_abs"] == 0),
-        clamps_infinity("max pool"), flushes_subnormals("max_pool2d")),
+        clamps_infinity("max pool"), *flushes_subnormals("max_pool2d", onednn_keeps=True)),
 )
 
 AVG_POOL2D = OpSpec(
