@@ -77,9 +77,10 @@ def _nearest_index(n_in, n_out, align_corners, half_pixel) -> np.ndarray:
     return np.clip(idx.astype(np.int64), 0, n_in - 1)
 
 
-def _bilinear_plan(n_in, n_out, align_corners, half_pixel):
-    """ResizeBilinear: ``lo = max(floor(v), 0)``, ``hi = min(ceil(v), in-1)``, ``lerp = v - floor(v)``."""
-    v = _coords(n_out, _scale(n_in, n_out, align_corners), half_pixel)
+def _bilinear_plan(n_in, n_out, align_corners, half_pixel, coordinates=F32):
+    """ResizeBilinear: ``lo = max(floor(v), 0)``, ``hi = min(ceil(v), in-1)``, ``lerp = v - floor(v)``, with ``v``
+    rounded to ``coordinates`` (a lane that holds it in float16; TF: float32)."""
+    v = _coords(n_out, _scale(n_in, n_out, align_corners), half_pixel).astype(coordinates).astype(F32)
     floor = np.floor(v)
     lo = np.maximum(floor.astype(np.int64), 0)
     hi = np.minimum(np.ceil(v).astype(np.int64), n_in - 1)
@@ -215,15 +216,15 @@ def _lerp(a, b, t):
     return _ftz(a + _mul(_ftz(b - a), t))
 
 
-def _bilinear(x, size, align_corners, half_pixel):
+def _bilinear(x, size, align_corners, half_pixel, coordinates=F32):
     """``top = tl + (tr - tl) * lx``; ``bottom = bl + (br - bl) * lx``; ``top + (bottom - top) * ly``.
     The same size in both axes is a plain cast to float32 (TF's no-op path: nothing flushed)."""
     (h, w), (oh, ow) = x.shape[1:3], size
     if (h, w) == (oh, ow):
         return x.astype(F32)
     x = _ftz(x.astype(F32))
-    y0, y1, ly = _bilinear_plan(h, oh, align_corners, half_pixel)
-    x0, x1, lx = _bilinear_plan(w, ow, align_corners, half_pixel)
+    y0, y1, ly = _bilinear_plan(h, oh, align_corners, half_pixel, coordinates)
+    x0, x1, lx = _bilinear_plan(w, ow, align_corners, half_pixel, coordinates)
     rows = _lerp(x[:, :, x0], x[:, :, x1], lx[None, None, :, None])
     return _lerp(rows[:, y0], rows[:, y1], ly[None, :, None, None])
 
@@ -269,11 +270,12 @@ def _batched(images, size, fn):
     return out if x.ndim == 4 else out[0]
 
 
-def resize(images, size, method="bilinear", antialias=False) -> np.ndarray:
+def resize(images, size, method="bilinear", antialias=False, coordinates=F32) -> np.ndarray:
     """``tf.image.resize``: bilinear, nearest, bicubic with half-pixel centres; area; lanczos3/5,
     gaussian, mitchellcubic through ScaleAndTranslate. ``antialias`` sends bilinear (triangle kernel)
     and bicubic (Keys cubic) through ScaleAndTranslate too, and widens the kernel when downsampling;
-    nearest and area ignore it. float32 output, except nearest, which keeps the input dtype."""
+    nearest and area ignore it. float32 output, except nearest, which keeps the input dtype.
+    ``coordinates``: the dtype bilinear's source coordinates are held in (float16 on LiteRT's GPU accelerator)."""
     if method not in METHODS:
         raise ValueError(f"unknown resize method {method!r}; choose from {', '.join(METHODS)}")
 
@@ -282,19 +284,22 @@ def resize(images, size, method="bilinear", antialias=False) -> np.ndarray:
             return _nearest(x, out, False, True)
         if method == "area":
             return _area(x, out, False)
-        if method in ("bilinear", "bicubic") and not antialias:
-            return (_bilinear if method == "bilinear" else _bicubic)(x, out, False, True)
+        if method == "bilinear" and not antialias:
+            return _bilinear(x, out, False, True, coordinates)
+        if method == "bicubic" and not antialias:
+            return _bicubic(x, out, False, True)
         kernel = {"bilinear": "triangle", "bicubic": "keyscubic"}.get(method, method)
         return _scale_and_translate(x, out, kernel, antialias)
 
     return _batched(images, size, run)
 
 
-def resize_v1(images, size, method="bilinear", align_corners=False, half_pixel_centers=False) -> np.ndarray:
+def resize_v1(images, size, method="bilinear", align_corners=False, half_pixel_centers=False,
+              coordinates=F32) -> np.ndarray:
     """The ops behind ``tf.compat.v1.image.resize_{bilinear,nearest_neighbor,bicubic,area}`` with their
     flags; dtypes as in ``resize``. align_corners with half_pixel_centers is rejected, as TF rejects
     it; area has no half-pixel mode. (``tf.compat.v1.image.resize`` passes align_corners only, and
-    returns the input itself, in its own dtype, when the size already matches.)"""
+    returns the input itself, in its own dtype, when the size already matches.) ``coordinates`` as in ``resize``."""
     if method not in V1_METHODS:
         raise ValueError(f"unknown v1 resize method {method!r}; choose from {', '.join(V1_METHODS)}")
     if align_corners and half_pixel_centers:
@@ -303,5 +308,7 @@ def resize_v1(images, size, method="bilinear", align_corners=False, half_pixel_c
         raise ValueError("resize_area has no half_pixel_centers option")
     if method == "area":
         return _batched(images, size, lambda x, out: _area(x, out, align_corners))
-    fn = {"bilinear": _bilinear, "nearest": _nearest, "bicubic": _bicubic}[method]
+    if method == "bilinear":
+        return _batched(images, size, lambda x, out: _bilinear(x, out, align_corners, half_pixel_centers, coordinates))
+    fn = {"nearest": _nearest, "bicubic": _bicubic}[method]
     return _batched(images, size, lambda x, out: fn(x, out, align_corners, half_pixel_centers))

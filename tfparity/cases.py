@@ -68,6 +68,8 @@ class OpSpec:
     variant: Callable[[dict], str] | None = None  # finer tolerance key, e.g. the resize method
     scale_name: str = "sum|x||w|"  # what ``magnitude`` computes, for the record
     group: Callable[[dict], str] | None = None  # configuration label the report tabulates, e.g. "bilinear aa=1"
+    # the reference as a lane holding its activations in ``dtype`` computes it (resize: its coordinates too)
+    held_reference: Callable[[dict, list, dict, type], np.ndarray] | None = None
 
     def cases(self, profile: str, seed: int) -> list[Case]:
         return [Case(self, params, seed) for params in self.samples[profile]()]

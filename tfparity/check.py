@@ -137,12 +137,14 @@ def judges_zero_signs(case) -> bool:
 def float_bound(case, lane, model: bytes | None):
     """(expected, magnitude, atol, rtol, scale name): what a float-output lane's op output is judged against, as
     ``|y - r| <= atol + rtol * m`` elementwise. ``r``: the op's float64 reference on the inputs the lane holds
-    (float16 storage: rounded, as integer lanes are judged on theirs); ``m``: the op's error scale; the tolerance
+    (float16 storage: rounded, as integer lanes are judged on theirs; with the op's ``held_reference``, its
+    intermediates held so too); ``m``: the op's error scale; the tolerance
     entry of the lane (sized to the case where the entry says so), plus the derived per-element bound of
     dynamic-range weights (``model`` holding int8 weights)."""
     seen, expected = lane.held(case.arrays.inputs), case.expected
     if lane.activations is not None:
-        expected = case.op.reference(case.params, seen, case.arrays.consts)
+        expected = (case.op.held_reference(case.params, seen, case.arrays.consts, lane.activations)
+                    if case.op.held_reference else case.op.reference(case.params, seen, case.arrays.consts))
     magnitude = (case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude
                  else np.abs(expected))
     tolerance = lookup(lane.judged_as, case.tolerance_names)

@@ -6,6 +6,8 @@ variants plant NaN or ±Inf in the input, or scale it past the calibrated range 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import reference
@@ -225,7 +227,8 @@ def _grid(corners, kind, quick_count, full_count, seed, specials=()):
 
 def _wrong_values_within(record: dict, bound: float) -> bool:
     """The GPU deviations' symptom: the output has the right shape, and the values are off by at most ``bound``
-    (max_norm), the largest error measured times about 1.5."""
+    (max_norm): the largest error measured times about 1.5, or ``math.inf`` where the values come from misplaced
+    weights or pixels, so their error has no size of its own."""
     return record["reason"].startswith("outside tolerance") and record["metrics"]["max_norm"] <= bound
 
 
@@ -239,6 +242,21 @@ def _same_without_padding(params) -> bool:
     return pads is not None and s > 1 and (kh, kw) != (1, 1) and not any(map(any, pads))
 
 
+RESNET_FLOAT16_TAILS = frozenset({"conv2_block1_2_conv", "conv3_block1_2_conv"})
+
+
+def _transpose_crop_differs(params) -> bool:
+    """SAME transposed conv whose crop TF puts at ``max(k - s, 0) // 2`` and the GPU accelerator at the top / left
+    padding of a SAME forward conv over the input (``padding_amounts``), differing along some axis."""
+    if params["padding"] != "SAME":
+        return False
+    n, h, w, _ = params["input_shape"]
+    kh, kw = params["filter_shape"][:2]
+    s = params["strides"]
+    gpu = [before for before, _ in padding_amounts("SAME", (h, w), (kh, kw), s)]
+    return gpu != [max(k - s, 0) // 2 for k in (kh, kw)]
+
+
 CONV2D = OpSpec(
     name="conv2d", family="conv",
     samples=with_layers("conv2d", _grid(_CONV_CORNERS, "conv2d", 12, 330, 20,
@@ -250,7 +268,15 @@ CONV2D = OpSpec(
         "XNNPACK in tflite-runtime 2.14 (and ai-edge-litert 2.1.6; fixed by 2.3) computes a strided conv2d with SAME "
         "padding that pads nothing wrongly: 575 of 576 outputs off, max_norm 1 (in=4x9x9x2, k=2x1, s=3); VALID with "
         "the same geometry, padded SAME, and the builtin and reference kernels of the same release are right",
-        when=_same_without_padding, symptom=lambda r: _wrong_values_within(r, 1.5)), clamps_infinity("conv2d")),
+        when=_same_without_padding, symptom=lambda r: _wrong_values_within(r, 1.5)),
+        Deviation(
+            frozenset({"litert-gpu"}),
+            "LiteRT 2.3 GPU accelerator at float16 (WebGPU; measured on llvmpipe, seed 0): on ResNet50's 3x3 convs "
+            "of 576 and 1,152 taps with 200,704 and 100,352 outputs, 3 and 5 elements exceed the 8H float16 bound: "
+            "max_norm 5.2e-3 and 4.8e-3 (10.7H, 9.9H); every other conv, up to 3,136 taps, stays within 0.81 of it",
+            when=lambda p: p.get("network") == "resnet50" and p.get("layer") in RESNET_FLOAT16_TAILS,
+            symptom=lambda r: _wrong_values_within(r, 16 * 2.0**-11)),
+        clamps_infinity("conv2d")),
 )
 
 DEPTHWISE_CONV2D = OpSpec(
@@ -267,10 +293,12 @@ DEPTHWISE_CONV2D = OpSpec(
         symptom=lambda r: r["reason"].startswith("output shape")),
         Deviation(
             GPU_LANES,
-            "LiteRT 2.3 GPU accelerator (WebGPU; measured on llvmpipe): a 1x1 depthwise conv with depth multiplier > 1 "
-            "gives wrong values in both precisions (max_norm 2.7-6.8; multiplier 1 or larger kernels are right)",
-            when=lambda p: p["filter_shape"][:2] == [1, 1] and p["filter_shape"][3] > 1,
-            symptom=lambda r: _wrong_values_within(r, 10.0))),
+            "LiteRT 2.3 GPU accelerator (WebGPU; measured on llvmpipe): a 1x1 depthwise conv with more than one input "
+            "channel and depth multiplier > 1 gives wrong values in both precisions: output channel c*M + m takes its "
+            "weight from flat index m*C + c (the filter read as [1, 1, M, C]; max_norm up to 3.8e3; one input "
+            "channel, multiplier 1 or larger kernels are right)",
+            when=lambda p: p["filter_shape"][:2] == [1, 1] and p["filter_shape"][2] > 1 and p["filter_shape"][3] > 1,
+            symptom=lambda r: _wrong_values_within(r, math.inf))),
 )
 
 CONV2D_TRANSPOSE = OpSpec(
@@ -280,12 +308,11 @@ CONV2D_TRANSPOSE = OpSpec(
     flops=_transpose_flops, label=_transpose_label, tflite_ops=frozenset({"TRANSPOSE_CONV"}),
     known=(Deviation(
         GPU_LANES,
-        "LiteRT 2.3 GPU accelerator (WebGPU; measured on llvmpipe): a transposed conv with SAME padding whose total "
-        "padding k - s is odd (split unevenly) gives wrong values in both precisions at batch > 1 (k=7 s=2, k=3 s=2) "
-        "and at stride 3 (k=4, k=6): max_norm 1.2-69; batch 1 at stride 2, even total padding and VALID are right",
-        when=lambda p: p["padding"] == "SAME" and (p["input_shape"][0] > 1 or p["strides"] >= 3)
-        and any((k - p["strides"]) > 0 and (k - p["strides"]) % 2 for k in p["filter_shape"][:2]),
-        symptom=lambda r: _wrong_values_within(r, 100.0)),),
+        "LiteRT 2.3 GPU accelerator (WebGPU; measured on llvmpipe): a transposed conv with SAME padding crops the "
+        "full (in-1)*s+k output at a SAME forward conv's padding over its input size, not at TF's (k-s)//2, so "
+        "where the two differ every output is shifted (both precisions; max_norm up to 556; VALID and SAME where "
+        "they agree are right)",
+        when=_transpose_crop_differs, symptom=lambda r: _wrong_values_within(r, math.inf)),),
 )
 
 SPECS = (CONV2D, DEPTHWISE_CONV2D, CONV2D_TRANSPOSE)

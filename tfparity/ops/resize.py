@@ -118,12 +118,21 @@ def _common_label(params) -> str:
     return f"in={dims(params['input_shape'])},size={dims(params['size'])},method={params['method']}"
 
 
+def _v2_ref(p, inputs, consts, coordinates=np.float32):
+    return reference.resize(inputs[0], p["size"], p["method"], antialias=p["antialias"], coordinates=coordinates)
+
+
+def _v1_ref(p, inputs, consts, coordinates=np.float32):
+    return reference.resize_v1(inputs[0], p["size"], p["method"], align_corners=p["align_corners"],
+                               half_pixel_centers=p["half_pixel_centers"], coordinates=coordinates)
+
+
 RESIZE = OpSpec(
     name="resize", family="resize",
     samples=with_layers("resize", {"quick": lambda: _rotate(_V2, 3),
                                    "full": lambda: _rotate(_V2, len(SHAPES)) + _random_shapes(60, _V2, 160)}, _flops),
     make_arrays=_arrays, tf=_v2_tf,
-    reference=lambda p, inputs, consts: reference.resize(inputs[0], p["size"], p["method"], antialias=p["antialias"]),
+    reference=_v2_ref, held_reference=_v2_ref,
     magnitude=_magnitude, scale_name="max|x|", flops=_flops,
     label=lambda p: f"{_common_label(p)},aa={int(p['antialias'])},dtype={p['dtype']}",
     group=lambda p: f"{p['method']} antialias={int(p['antialias'])}",
@@ -136,9 +145,7 @@ RESIZE_V1 = OpSpec(
     samples={"quick": lambda: _rotate(_V1, 3),
              "full": lambda: _rotate(_V1, len(SHAPES)) + _random_shapes(61, _V1, 120)},
     make_arrays=_arrays, tf=_v1_tf,
-    reference=lambda p, inputs, consts: reference.resize_v1(
-        inputs[0], p["size"], p["method"], align_corners=p["align_corners"],
-        half_pixel_centers=p["half_pixel_centers"]),
+    reference=_v1_ref, held_reference=_v1_ref,
     magnitude=_magnitude, scale_name="max|x|", flops=_flops,
     label=lambda p: (f"{_common_label(p)},align={int(p['align_corners'])},half={int(p['half_pixel_centers'])},"
                      f"dtype={p['dtype']}"),
