@@ -150,6 +150,21 @@ def test_an_edit_to_the_code_that_builds_a_graph_changes_its_cache_key(edited, k
     assert {model for model in before if before[model] != after[model]} == set(kinds)
 
 
+def test_an_edit_to_a_model_built_outside_tfparity_changes_its_cache_key(monkeypatch):
+    """A spec whose ``build`` lives in a user's script (here: a test file) is keyed by that file's content too; the
+    specs in tfparity/models/ are keyed by the package's sources alone."""
+    from tests.test_reference_uint8 import GATED
+    from tfparity import convert
+    from tfparity.models import MODELS
+
+    assert convert.builder_digest(MODELS.specs["vgg_block"]) is None
+    case = GATED.cases("quick", 0)[0]
+    before = convert.cache_key(case, "uint8")
+    read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read(self) + b"#" * (self.name == "test_reference_uint8.py"))
+    assert convert.cache_key(case, "uint8") != before
+
+
 def test_unavailable_lane_is_a_skip_with_its_reason():
     case = REGISTRY.select("quick", 0, ops=["relu"])[0]
     record = check(case, "tf-gpu", benchmark=None, run_id="t", threads=1, speed={},

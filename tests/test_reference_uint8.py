@@ -85,14 +85,16 @@ def _assert_every_tensor_equal(model, graph, inputs):
 
 def _gated(params):
     """A hard-swish conv gated by a sigmoid over its channel means (squeeze-and-excite, as in MobileNetV3Small and
-    EfficientNetB0), and a tanh branch: legacy uint8 LOGISTIC, TANH and (dummy ranges) HARD_SWISH."""
+    EfficientNetB0), and a tanh branch after a depthwise conv of multiplier 2: legacy uint8 LOGISTIC, TANH,
+    DEPTHWISE_CONV_2D and (dummy ranges) HARD_SWISH."""
     import keras
 
     keras.utils.set_random_seed(0)
     layers, x = keras.layers, keras.Input((8, 8, 3), batch_size=2)
     y = layers.Conv2D(8, 3, padding="same", activation="hard_swish")(x)
     gate = layers.Conv2D(8, 1, activation="sigmoid")(layers.GlobalAveragePooling2D(keepdims=True)(y))
-    return keras.Model(x, [layers.Multiply()([y, gate]), layers.Conv2D(4, 1, activation="tanh")(y)])
+    depthwise = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(y)
+    return keras.Model(x, [layers.Multiply()([y, gate]), layers.Conv2D(4, 1, activation="tanh")(depthwise)])
 
 
 GATED = ModelSpec(name="gated_uint8_probe", samples={"quick": lambda: [{}]}, build=_gated,
@@ -101,12 +103,15 @@ GATED = ModelSpec(name="gated_uint8_probe", samples={"quick": lambda: [{}]}, bui
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_uint8_table_activations_match_litert_reference_kernels(mode):
-    """LOGISTIC and TANH (LUTPopulate over the 256 uint8 inputs) and HARD_SWISH (hard_swish.h's 16-bit fixed point)
-    in uint8, on the real inputs and a uniform draw. The calibrated converter expands hard-swish into ADD / MUL."""
+def test_uint8_tables_and_depthwise_match_litert_reference_kernels(mode):
+    """LOGISTIC and TANH (LUTPopulate over the 256 uint8 inputs), HARD_SWISH (hard_swish.h's 16-bit fixed point) and
+    DEPTHWISE_CONV_2D (the uint8 conv multiplier) in uint8, on the real inputs and a uniform draw. The calibrated
+    converter expands hard-swish into ADD / MUL."""
     case = GATED.cases("quick", 0)[0]
     model = convert(case, mode)
     graph = rt.load(model)
+    depthwise = next(op for op in graph.operators if op.name == "DEPTHWISE_CONV_2D")
+    assert graph.tensors[depthwise.inputs[1]].dtype == np.uint8
     assert {"LOGISTIC", "TANH"} | ({"HARD_SWISH"} if mode == "uint8-dummy" else set()) <= set(graph.op_names)
     for draw in ("real", "random"):
         _assert_every_tensor_equal(model, graph, _inputs(graph, case, draw))

@@ -10,6 +10,7 @@ directory).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -93,8 +94,19 @@ def cache_key(case, mode: str) -> str:
     blob = json.dumps({"case": case.id, "params": case.params, "seed": case.seed, "mode": mode,
                        "calibration": CALIBRATION_SAMPLES, "tf": tf.__version__,
                        "source": source_digest(type(case.op).__module__.startswith("tfparity.models")),
-                       "content": content_digest(Path(model_file)) if model_file else None}, sort_keys=True)
+                       "content": content_digest(Path(model_file)) if model_file else None,
+                       "builder": builder_digest(case.op)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def builder_digest(spec) -> str | None:
+    """SHA-256 of the file that defines a model spec's ``build`` when it lies outside tfparity (a spec made in a
+    user's script or a test): an edit there converts anew, as an edit of ``tfparity/models/`` does."""
+    build = getattr(spec, "build", None)
+    source = inspect.getsourcefile(build) if build is not None else None
+    if source is None or Path(source).resolve().is_relative_to(Path(__file__).parent.resolve()):
+        return None
+    return content_digest(Path(source))
 
 
 @cache
