@@ -138,9 +138,9 @@ def float_bound(case, lane, model: bytes | None):
     """(expected, magnitude, atol, rtol, scale name): what a float-output lane's op output is judged against, as
     ``|y - r| <= atol + rtol * m`` elementwise. ``r``: the op's float64 reference on the inputs the lane holds
     (float16 storage: rounded, as integer lanes are judged on theirs; with the op's ``held_reference``, its
-    intermediates held so too); ``m``: the op's error scale; the tolerance
-    entry of the lane (sized to the case where the entry says so), plus the derived per-element bound of
-    dynamic-range weights (``model`` holding int8 weights)."""
+    intermediates held so too); ``m``: the op's error scale; the tolerance entry of the lane (sized to the case where
+    the entry says so). A ``model`` holding int8 weights (dynamic range) is judged against those weights, with the
+    derived per-element bound of its inputs' on-the-fly quantization added (:func:`quant.dynamic_range_judgement`)."""
     seen, expected = lane.held(case.arrays.inputs), case.expected
     if lane.activations is not None:
         expected = (case.op.held_reference(case.params, seen, case.arrays.consts, lane.activations)
@@ -150,10 +150,11 @@ def float_bound(case, lane, model: bytes | None):
     tolerance = lookup(lane.judged_as, case.tolerance_names)
     scale_name = case.op.scale_name if case.op.magnitude else "|ref|"
     atol = tolerance.atol
-    quantization = quant.dynamic_range_allowance(case, model)
-    if quantization is not None:  # dynamic-range weights: the derived per-element bound, reported by its maximum
-        atol = tolerance.atol + quantization
-        scale_name += " + dynamic-range half steps (atol: largest element)"
+    dynamic = quant.dynamic_range_judgement(case, model)
+    if dynamic is not None:  # int8 weights: against them, plus the derived per-element bound (reported by its max)
+        expected, magnitude, allowance = dynamic
+        atol = tolerance.atol + allowance
+        scale_name += " + dynamic-range input half steps, against the model's int8 weights (atol: largest element)"
     return expected, magnitude, atol, tolerance.rtol_for(case), scale_name
 
 

@@ -24,6 +24,7 @@ lane follows the executor: there it measures the quantized model (int8 weights, 
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -105,22 +106,35 @@ def judge(record: dict, case, lane: str, runnable) -> np.ndarray:
     return actual
 
 
-def dynamic_range_allowance(case, model: bytes | None) -> np.ndarray | None:
-    """Per-element error bound of a dynamic-range model (int8 weights, float activations quantized on the fly),
-    or None when ``model`` holds no int8 weights (the op runs in float). With weight step ``s_w`` (the largest
-    scale of the model's int8 weights) and input step ``s_x = max|x| / 127`` (symmetric int8; the asymmetric
-    ``(max - min) / 255`` and XNNPACK's per-row steps are no larger), every product ``x·w`` has both factors off
-    by at most half a step, so ``|Δy| <= op(|x| + s_x/2, |w| + s_w/2) - op(|x|, |w|)``. Linear ops with a
-    ``filters`` constant (the conv family) only."""
+def dynamic_range_judgement(case, model: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(reference, error scale, per-element allowance) of a dynamic-range op case (int8 weights, float activations
+    quantized on the fly), judged against the model's own weights as the lane holds them: the int8 filter
+    dequantized per channel (:func:`own_filters`). With input step ``s_x = max|x| / 127`` (symmetric int8; the
+    asymmetric ``(max - min) / 255`` and XNNPACK's per-row steps are no larger) each input is off by at most half a
+    step, so ``|Δy| <= op(|x| + s_x/2, |w|) - op(|x|, |w|)``. None when ``model`` holds no int8 weights (small
+    filters stay float) or the op has no ``filters`` constant (linear ops with a magnitude only)."""
     import reference.tflite
 
-    if model is None or case.op.magnitude is None:
+    if model is None or case.op.magnitude is None or "filters" not in case.arrays.consts:
         return None
-    steps = [t.scale.max() for t in reference.tflite.load(model).tensors if t.dtype == np.int8 and t.data is not None]
-    if not steps:
+    weights = [t for t in reference.tflite.load(model).tensors if t.dtype == np.int8 and t.data is not None]
+    if not weights:
         return None
-    (x,), consts = case.arrays.inputs, case.arrays.consts
-    s_x, s_w = np.abs(x).max(initial=0.0) / 127, max(steps)
-    widened_w = {**consts, "filters": np.abs(consts["filters"]) + s_w / 2}
-    widened = case.op.reference(case.params, [np.abs(x) + s_x / 2], widened_w)
-    return widened - case.op.magnitude(case.params, [x], consts)
+    (x,), consts = case.arrays.inputs, {**case.arrays.consts, "filters": own_filters(weights[0],
+                                                                                      case.arrays.consts["filters"])}
+    magnitude = case.op.magnitude(case.params, [x], consts)
+    widened = case.op.magnitude(case.params, [np.abs(x) + np.abs(x).max(initial=0.0) / 254], consts)
+    return case.op.reference(case.params, [x], consts), magnitude, widened - magnitude
+
+
+def own_filters(tensor, filters: np.ndarray) -> np.ndarray:
+    """An int8 weight tensor dequantized (``scale`` per index of its quantized ``axis``), in the layout of the op's
+    float ``filters``: the axis order (then a reshape: depthwise's ``[1, H, W, C*M]`` to ``[H, W, C, M]``) under
+    which it lies nearest them, as a quantization of them does (conv OHWI to HWIO, transposed conv OHWI to HWOI)."""
+    shape = [1] * tensor.data.ndim
+    shape[tensor.axis] = -1
+    values = tensor.data.astype(np.float64) * (tensor.scale.astype(np.float64).reshape(shape)
+                                               if tensor.scale.size > 1 else tensor.scale[0])
+    candidates = [values.transpose(order).reshape(filters.shape)
+                  for order in itertools.permutations(range(values.ndim))]
+    return min(candidates, key=lambda w: float(np.abs(w - filters).max()))

@@ -7,14 +7,16 @@ name, ``*`` matching any lane. ``U`` is the float32 unit roundoff 2^-24.
 
 Each entry quotes the worst error measured on TF 2.21 + LiteRT 2.3, x86-64, over the full profile
 (1,347 float op cases on tf-cpu, tf-xla, tflite-xnnpack, tflite-builtin, tflite-ref; resize: 658
-cases). Dynamic-range models (int8 weights) add the per-element quantization bound derived in
-``tfparity/quant.py:dynamic_range_allowance`` to their lane's float entry. A larger error is a
-finding (a strict xfail with its reason in the registry), never a reason to widen an entry.
+cases). Dynamic-range models (int8 weights) are judged against their own weights, with the per-element bound
+of their inputs' quantization (``tfparity/quant.py:dynamic_range_judgement``) added to the lane's float entry.
+A larger error is a finding (a strict xfail with its reason in the registry), never a reason to widen an entry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from tfparity.lanes import XNNPACK_FLOAT_LANES
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,6 @@ EXACT = Tolerance(0.0, 0.0, "exact: the op selects or clamps float32 values")
 TINY = 2.0**-36  # absolute floor for outputs in [0, 1] far below their largest value
 TINY_WHY = ("atol 2^-36 (1.5e-11): outputs below 1e-6 of the largest carry absolute, not relative, error: "
             "measured <= 1.05e-12 on every lane")
-XNNPACK_LANES = ("tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime")
 H = 2.0**-11  # float16 unit roundoff
 GPU_FP16 = ("litert-gpu: judged on its inputs rounded to float16 (the storage it holds them in, as integer lanes are "
             "judged on theirs); ")
@@ -70,7 +71,7 @@ TABLE: dict[tuple[str, str], Tolerance] = {
                                                         "moves by up to 2 unit roundoffs of the input size n (2Un px), "
                                                         "the value by up to 2*max|x|*dv: rtol 4U per input pixel "
                                                         "(6.1e-5 at 256 px) on the resize entry's 16U; measured 3.1e-6 "
-                                                        "(<= 64 px)", per_pixel=4 * U) for lane in XNNPACK_LANES},
+                                                        "(<= 64 px)", per_pixel=4 * U) for lane in XNNPACK_FLOAT_LANES},
     ("*", "model"): Tolerance(0.0, 64 * U, "whole float32 models against the float64 executor, per output, scale "
                                            "max|ref|: measured 1.38e-6 (23U; mtcnn_pnet, tflite-xnnpack) over the "
                                            "quick models on every float lane; float16 weights against the model's "

@@ -59,6 +59,8 @@ FLOAT_LANES = [name for name, lane in LANES.items() if lane.kind != "quant"]
 QUANT_LANES = [name for name, lane in LANES.items() if lane.kind == "quant"]
 LANE_GROUPS = {"default": list(LANES), "float": FLOAT_LANES, "quant": QUANT_LANES, "all": list(LANES)}
 GPU_LANES = frozenset({"litert-gpu", "litert-gpu-f32"})  # LiteRT's GPU accelerator, for its deviations
+# float models on XNNPACK (LiteRT 2.3's default delegate, tflite-runtime 2.14's), for its tolerances and deviations
+XNNPACK_FLOAT_LANES = frozenset({"tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime"})
 CONVERTED_LANES = frozenset(name for name, lane in LANES.items() if isinstance(lane, (TfliteLane, WorkerLane)))
 
 

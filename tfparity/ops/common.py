@@ -10,6 +10,7 @@ import numpy as np
 
 from tfparity import machine
 from tfparity.cases import Deviation
+from tfparity.lanes import XNNPACK_FLOAT_LANES
 
 SPATIAL = (1, 2, 3, 5, 7, 8, 9, 13, 16, 21, 28, 32, 56, 64, 112, 224)
 CHANNELS = (1, 2, 3, 4, 8, 16, 32, 64, 128, 256)
@@ -106,7 +107,7 @@ def special_symptom(got: str, reference: str):
 def flushes_subnormals(op: str, onednn_keeps: bool = False) -> tuple[Deviation, ...]:
     """TF's CPU kernels and XNNPACK run with denormals flushed (FTZ / DAZ): a subnormal ``op`` result is 0.
     ``onednn_keeps``: TF's oneDNN kernel of ``op`` keeps it, so tf-cpu flushes only where oneDNN is off."""
-    lanes = {"tf-cpu", "tf-xla", "tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime"}
+    lanes = {"tf-cpu", "tf-xla", *XNNPACK_FLOAT_LANES}
     reason = (f"TF's CPU kernels (and XLA's) and XNNPACK flush subnormals to zero (denormals-are-zero): {op} of the "
               f"planted 1e-40 gives 0, where IEEE 754 keeps it (max_abs 1e-40); the builtin and reference kernels and "
               f"the GPU accelerator in float32 keep it")

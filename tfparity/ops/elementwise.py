@@ -7,12 +7,14 @@ FLOPs: softmax ~5 per element (max, sub, exp, sum, div); activations 1 per eleme
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 import reference
 from tfparity import machine
 from tfparity.cases import Arrays, Deviation, OpSpec
-from tfparity.lanes import GPU_LANES
+from tfparity.lanes import GPU_LANES, XNNPACK_FLOAT_LANES
 from tfparity.ops.common import (
     dims,
     flushes_subnormals,
@@ -88,7 +90,18 @@ SOFTMAX = OpSpec(
         "or AMX) gives 0 for every other element of a row holding a NaN or +inf (NaN only at that element), where "
         "exp(x - max) / sum is NaN across the row; TF's own kernel (oneDNN off) and XLA give NaN",
         when=lambda p: p.get("special") in ("nan", "inf"), symptom=special_symptom("0", "nan"),
-        where=machine.tf_onednn),),
+        where=machine.tf_onednn),
+        Deviation(
+            frozenset({"tflite-int8-ref"}),
+            "reference.tflite's int8 SOFTMAX (LiteRT's float-table kernel, emulated in float32) misses BUILTIN_REF "
+            "by 1 LSB on 15 of the 1,228,800 elements of this case, each at a rounding tie (t * (1 / (sum * s_out)) "
+            "within 1.2e-4 of k + 0.5) that LiteRT's evaluation puts on the other side; other summation orders, "
+            "glibc's expf for the table and a division for the reciprocal miss them too: a finding about the "
+            "executor's emulation, not the lane (every smaller softmax case is exact)",
+            when=lambda p: p["input_shape"] == [256, 16, 100, 3] and p["axis"] == 1,
+            symptom=lambda r: bool(re.fullmatch(r"\d+ of \d+ output elements are more than 0 LSB from "
+                                                r"reference\.tflite \(must be exact\) \(max 1 LSB vs reference"
+                                                r"\.tflite, .*", r["reason"])))),
 )
 
 
@@ -133,7 +146,7 @@ SPECS = (
                 known=(_gpu_loses_nan("relu", "0"), *flushes_subnormals("relu"))),
     _activation("relu6", "RELU6", 5.0, ("nan", "inf", "saturate"), ("huge",), known=(_gpu_loses_nan("relu6", "0"),)),
     _activation("sigmoid", "LOGISTIC", 6.0, ("nan", "inf", "saturate"), ("huge",), known=(
-        Deviation(frozenset({"tflite-xnnpack", "tflite-fp16", "tflite-runtime"}),
+        Deviation(XNNPACK_FLOAT_LANES,
                   "XNNPACK's sigmoid on a CPU with AVX-512 (LiteRT 2.3 and tflite-runtime 2.14 alike; measured on an "
                   "AVX-512 / AMX Xeon, while the AVX2 machine of the earlier full-profile runs gave 0 and 1) is NaN "
                   "for some inputs of magnitude from about 4.3e26 up (the planted ±1e30: 6 of 1568 elements), where "

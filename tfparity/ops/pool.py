@@ -9,7 +9,7 @@ import reference
 from reference.windows import output_size
 from reference.windows import pads as padding_amounts
 from tfparity.cases import Arrays, Deviation, OpSpec
-from tfparity.lanes import GPU_LANES
+from tfparity.lanes import GPU_LANES, XNNPACK_FLOAT_LANES
 from tfparity.ops.common import (
     CHANNELS,
     MAX_ELEMENTS,
@@ -110,8 +110,7 @@ MAX_POOL2D = OpSpec(
     tf=_pool_tf("max_pool2d"), reference=_ref("max_pool2d"),
     flops=_flops, label=_label, tflite_ops=frozenset({"MAX_POOL_2D"}),
     known=(Deviation(
-        frozenset({"tf-cpu", "tf-xla", "tflite-xnnpack", "tflite-builtin", "tflite-ref", "tflite-fp16",
-                   "tflite-dynamic", "tflite-runtime"}) | GPU_LANES,
+        frozenset({"tf-cpu", "tf-xla", "tflite-builtin", "tflite-ref"}) | XNNPACK_FLOAT_LANES | GPU_LANES,
         "every float lane measured drops NaN from max pooling: each window holding a NaN (7 of 7) gives the largest "
         "of its other values, or ±Inf (XNNPACK: -Inf at 2 windows in LiteRT 2.3, +Inf in tflite-runtime 2.14), where "
         "the IEEE 754-2019 maximum (np.max) is NaN; TF documents no NaN rule for max_pool",
@@ -128,7 +127,7 @@ AVG_POOL2D = OpSpec(
     scale_name="avg|x|",
     flops=_flops, label=_label, tflite_ops=frozenset({"AVERAGE_POOL_2D"}),
     known=(Deviation(
-        frozenset({"tflite-xnnpack", "tflite-fp16", "tflite-dynamic", "tflite-runtime"}),
+        XNNPACK_FLOAT_LANES,
         "XNNPACK's average pooling (LiteRT 2.3 and tflite-runtime 2.14) gives -Inf for every window holding a NaN "
         "(7 of 7), where the mean of values including a NaN is NaN (IEEE 754)",
         when=lambda p: p.get("special") == "nan", symptom=special_symptom("-inf", "nan")),
