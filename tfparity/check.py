@@ -145,8 +145,6 @@ def float_bound(case, lane, model: bytes | None):
     if lane.activations is not None:
         expected = (case.op.held_reference(case.params, seen, case.arrays.consts, lane.activations)
                     if case.op.held_reference else case.op.reference(case.params, seen, case.arrays.consts))
-    magnitude = (case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude
-                 else np.abs(expected))
     tolerance = lookup(lane.judged_as, case.tolerance_names)
     scale_name = case.op.scale_name if case.op.magnitude else "|ref|"
     atol = tolerance.atol
@@ -155,6 +153,9 @@ def float_bound(case, lane, model: bytes | None):
         expected, magnitude, allowance = dynamic
         atol = tolerance.atol + allowance
         scale_name += " + dynamic-range input half steps, against the model's int8 weights (atol: largest element)"
+    else:
+        magnitude = (case.op.magnitude(case.params, seen, case.arrays.consts) if case.op.magnitude
+                     else np.abs(expected))
     return expected, magnitude, atol, tolerance.rtol_for(case), scale_name
 
 

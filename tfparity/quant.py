@@ -135,6 +135,6 @@ def own_filters(tensor, filters: np.ndarray) -> np.ndarray:
     shape[tensor.axis] = -1
     values = tensor.data.astype(np.float64) * (tensor.scale.astype(np.float64).reshape(shape)
                                                if tensor.scale.size > 1 else tensor.scale[0])
-    candidates = [values.transpose(order).reshape(filters.shape)
-                  for order in itertools.permutations(range(values.ndim))]
+    candidates = (values.transpose(order).reshape(filters.shape)
+                  for order in itertools.permutations(range(values.ndim)))
     return min(candidates, key=lambda w: float(np.abs(w - filters).max()))
