@@ -27,6 +27,12 @@ def effective_size(k: int, d: int) -> int:
     return (k - 1) * d + 1
 
 
+def same_total(n: int, k: int, s: int, d: int = 1) -> int:
+    """SAME's total padding along one axis before ``tf.nn`` clamps it at 0: ``(ceil(n / s) - 1) * s + eff_k - n``
+    (negative where the last window ends before the input does: those rows are never read)."""
+    return (-(-n // s) - 1) * s + effective_size(k, d) - n
+
+
 def pads(padding, in_hw, k_hw, strides, dilations=1) -> Pads:
     """``((top, bottom), (left, right))`` for ``padding`` as ``tf.nn`` interprets it."""
     strides, dilations = pair(strides), pair(dilations)
@@ -38,8 +44,7 @@ def pads(padding, in_hw, k_hw, strides, dilations=1) -> Pads:
             raise ValueError(f"padding must be SAME, VALID or explicit, got {padding!r}")
         result = []
         for n, k, s, d in zip(in_hw, k_hw, strides, dilations):
-            out = -(-n // s)
-            total = max((out - 1) * s + effective_size(k, d) - n, 0)
+            total = max(same_total(n, k, s, d), 0)
             result.append((total // 2, total - total // 2))
         return tuple(result)
     explicit = [tuple(int(v) for v in p) for p in padding]

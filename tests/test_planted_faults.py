@@ -11,8 +11,9 @@ import json
 import numpy as np
 import pytest
 
-from tfparity import lanes
+from tfparity import lanes, quant
 from tfparity.check import check, float_bound
+from tfparity.lanes.base import converted
 from tfparity.models import MODELS
 from tfparity.models.check import check_model
 from tfparity.ops import REGISTRY
@@ -39,8 +40,10 @@ def check_on(case, lane) -> dict:
 
 
 def _allowed(case, lane: str, output: np.ndarray) -> np.ndarray:
-    """Per element: the error the float check allows (atol + rtol · scale), as check() sizes it."""
-    _, scale, atol, rtol, _ = float_bound(case, lanes.LANES[lane], None)
+    """Per element: the error the float check allows (atol + rtol · scale), as check() sizes it (on the lane's
+    converted model: a dynamic-range one is judged against its own int8 weights)."""
+    model = converted(case, lanes.LANES[lane].mode) if lane in lanes.CONVERTED_LANES else None
+    _, scale, atol, rtol, _ = float_bound(case, lanes.LANES[lane], model)
     return np.broadcast_to(atol + rtol * scale, output.shape)
 
 
@@ -141,16 +144,14 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-def test_every_case_a_planted_fault_changes_turns_from_pass_to_fail(fault):
-    base, plant, integer = FAULTS[fault]
+def _kills(fault: str, base: str, plant, integer: bool, cases) -> tuple[int, list[str]]:
+    """(cases the fault changed, those of them not failed) over ``cases`` that pass clean on ``base``."""
     lane = Planted(f"planted-{base}", lanes.LANES[base].kind, fault, base=base, fault=plant, integer=integer,
                    mode=lanes.LANES[base].mode)
     lanes.LANES[lane.name] = lane
+    changed, missed = 0, []
     try:
-        changed = caught = 0
-        missed = []
-        for case in CASES:
+        for case in cases:
             clean = check(case, base, benchmark=NoTiming(), run_id="t", threads=1, speed={},
                           availability=(True, ""))
             if clean["outcome"] != "pass":
@@ -160,15 +161,29 @@ def test_every_case_a_planted_fault_changes_turns_from_pass_to_fail(fault):
             if faulty["metrics"] == clean["metrics"]:  # the fault left this case's output as it was
                 continue
             changed += 1
-            if faulty["outcome"] == "fail":
-                caught += 1
-            else:
+            if faulty["outcome"] != "fail":
                 missed.append(f"{case.id}: {faulty['outcome']} {faulty['reason'][:100]}")
     finally:
         del lanes.LANES[lane.name]
-    print(f"\nplanted fault '{fault}' on {base}: killed {caught} of {changed} changed cases")
+    print(f"\nplanted fault '{fault}' on {base}: killed {changed - len(missed)} of {changed} changed cases")
+    return changed, missed
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_case_a_planted_fault_changes_turns_from_pass_to_fail(fault):
+    changed, missed = _kills(fault, *FAULTS[fault], CASES)
     assert changed >= 10, f"the fault changed only {changed} cases: too few to measure"
-    assert caught == changed, missed
+    assert not missed, missed
+
+
+def test_a_dynamic_range_op_off_by_4x_its_derived_bound_fails():
+    """Dynamic-range op cases whose model holds int8 weights are judged against those weights with a derived
+    per-element bound (``quant.dynamic_range_judgement``): one element moved by 4x it must fail each of them."""
+    cases = [case for case in REGISTRY.select("quick", 0) if case.op.family == "conv"
+             and quant.dynamic_range_judgement(case, converted(case, "dynamic")) is not None]
+    changed, missed = _kills("one element, 4x its derived bound", "tflite-dynamic", _one_element, False, cases)
+    assert changed >= 5, f"the fault changed only {changed} cases: too few to measure"
+    assert not missed, missed
 
 
 @pytest.mark.parametrize("base", ["tflite-fp16", "tflite-dynamic", "litert-gpu"])

@@ -160,7 +160,7 @@ def model_ops(model: bytes) -> list[str]:
     return list(_op_names(model))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=16)  # keyed by the model's bytes, which it keeps alive: about one case's conversions
 def _op_names(model: bytes) -> tuple[str, ...]:
     from reference.tflite import op_names
 

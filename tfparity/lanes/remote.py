@@ -2,8 +2,10 @@
 
 The main process converts (through the cache) and hands the worker the model bytes, the inputs and the settings;
 the worker loads, reports its delegation facts, runs, and times its own rounds. One worker process per lane is
-kept per tfparity process and reused across cases; it is replaced after it dies. A worker that dies or stops
-answering within the time limit raises :class:`WorkerCrashed`, which ``check`` records as ``crash``.
+kept per tfparity process and reused across cases; it is replaced after it dies. It holds the models its client
+still refers to: a :class:`Loaded` that is garbage collected has its model dropped at the worker's next load.
+A worker that dies or stops answering within the time limit raises :class:`WorkerCrashed`, which ``check``
+records as ``crash``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,6 +61,16 @@ class Worker:
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self.log)
+        self._released: list[int] = []
+
+    def release(self, model_id: int) -> None:
+        """Note that the client no longer refers to ``model_id`` (a finalizer: no I/O); the next load drops it."""
+        self._released.append(model_id)
+
+    def released(self) -> list[int]:
+        """The model ids released since the last call."""
+        ids, self._released = self._released, []
+        return ids
 
     def request(self, op: str, blobs: list[bytes] = (), timeout: float = ANSWER_TIMEOUT_S, **fields):
         """Send one request; its reply and payloads. Raises WorkerRefused / WorkerCrashed."""
@@ -165,7 +178,7 @@ class Loaded:
     feed: list[int]
     take: list[int]
     ops: list[str]  # the model's op names, in execution order
-    model: int  # its id in the worker, which keeps the last worker.KEPT_MODELS loads
+    model: int  # its id in the worker, which keeps it until this object is collected
     results: list[np.ndarray] | None = None
 
     def run(self, arrays: list[np.ndarray]) -> float:
@@ -190,12 +203,14 @@ def load(worker: Worker, model: bytes, runtime: str, settings: dict) -> Loaded:
     from reference.tflite import load as parse
 
     with phase("load"):
-        reply, _ = worker.request("load", [model], runtime=runtime, settings=settings)
+        reply, _ = worker.request("load", [model], runtime=runtime, settings=settings, drop=worker.released())
     graph = parse(model)
     in_pos, take = _positions(reply["inputs"], graph.inputs), _positions(reply["outputs"], graph.outputs)
     feed = [in_pos.index(j) for j in range(len(in_pos))]
-    return Loaded(worker, [reply["inputs"][j] for j in in_pos], [reply["outputs"][k] for k in take],
-                  reply["facts"], reply["load_s"], feed, take, graph.op_names, reply["model"])
+    loaded = Loaded(worker, [reply["inputs"][j] for j in in_pos], [reply["outputs"][k] for k in take],
+                    reply["facts"], reply["load_s"], feed, take, graph.op_names, reply["model"])
+    weakref.finalize(loaded, worker.release, reply["model"])
+    return loaded
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,7 @@ from importlib import metadata
 
 import numpy as np
 
-PROTOCOL = 2
-KEPT_MODELS = 16  # loaded models kept, by id (the oldest is dropped): an application switches between several
+PROTOCOL = 3
 RESOLVERS = ("AUTO", "BUILTIN", "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "BUILTIN_REF")
 
 
@@ -279,17 +278,18 @@ def handle(state: dict, message: dict, blobs: list[bytes]) -> tuple[dict, list[b
         return peak_memory(), []
     if op == "load":
         start = time.perf_counter()
-        runner = RUNNERS[message.get("runtime", "interpreter")](blobs[0], message.get("settings", {}))
         models = state.setdefault("models", {})
+        for dropped in message.get("drop", ()):
+            models.pop(dropped, None)
+        runner = RUNNERS[message.get("runtime", "interpreter")](blobs[0], message.get("settings", {}))
         model_id = state["next_id"] = state.get("next_id", -1) + 1
         models[model_id] = runner
-        models.pop(model_id - KEPT_MODELS, None)
         return {"load_s": time.perf_counter() - start, "inputs": runner.inputs, "outputs": runner.outputs,
                 "facts": runner.facts, "model": model_id}, []
     model_id = message.get("model", state.get("next_id"))
     runner = state.get("models", {}).get(model_id)
     if runner is None:
-        raise RuntimeError(f"{op!r}: no model {model_id} loaded (the last {KEPT_MODELS} loads are kept)")
+        raise RuntimeError(f"{op!r}: no model {model_id} loaded (or its client dropped it)")
     if op == "run":
         start = time.perf_counter()
         runner.run([bytes_array(b) for b in blobs])

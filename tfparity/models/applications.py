@@ -18,7 +18,7 @@ order, to the statistics of its input on seeded photo crops (logits std ~0.1 to 
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,7 +35,7 @@ _EXTRA = {"mobilenet_v3_small": {"include_preprocessing": False}}
 RENORMALIZED = {"mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"}
 
 
-@cache
+@lru_cache(maxsize=1)  # the case in hand's network: its lanes run one after another; ResNet50 holds 100 MB
 def network(arch: str, size: int):
     import keras
 

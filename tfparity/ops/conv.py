@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 import reference
-from reference.windows import effective_size
+from reference.windows import effective_size, same_total
 from reference.windows import pads as padding_amounts
 from tfparity.cases import Arrays, Deviation, OpSpec
 from tfparity.lanes import CONVERTED_LANES, GPU_LANES
@@ -233,13 +233,12 @@ def _wrong_values_within(record: dict, bound: float) -> bool:
 
 
 def _same_skips_input(params) -> bool:
-    """SAME padding whose windows stop short of the input's end along an axis, ``(ceil(n/s) - 1)·s + k_eff < n``
-    (TF clamps that negative total padding to 0 and never reads the last rows), with a kernel larger than 1x1."""
+    """SAME padding whose windows stop short of the input's end along an axis (:func:`reference.windows.same_total`
+    negative: TF clamps it to 0 and never reads the last rows), with a kernel larger than 1x1."""
     if params["padding"] != "SAME" or params["filter_shape"][:2] == [1, 1]:
         return False
     s, d = params["strides"], params.get("dilations", 1)
-    return any((-(-n // s) - 1) * s + effective_size(k, d) < n
-               for n, k in zip(params["input_shape"][1:3], params["filter_shape"][:2]))
+    return any(same_total(n, k, s, d) < 0 for n, k in zip(params["input_shape"][1:3], params["filter_shape"][:2]))
 
 
 def _xnnpack_214_same(op: str) -> Deviation:
