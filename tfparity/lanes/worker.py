@@ -277,10 +277,10 @@ def handle(state: dict, message: dict, blobs: list[bytes]) -> tuple[dict, list[b
     if op == "memory":
         return peak_memory(), []
     if op == "load":
-        start = time.perf_counter()
         models = state.setdefault("models", {})
         for dropped in message.get("drop", ()):
             models.pop(dropped, None)
+        start = time.perf_counter()  # load_s: this model's load, not the freeing of those dropped
         runner = RUNNERS[message.get("runtime", "interpreter")](blobs[0], message.get("settings", {}))
         model_id = state["next_id"] = state.get("next_id", -1) + 1
         models[model_id] = runner
