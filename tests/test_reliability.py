@@ -40,6 +40,22 @@ def _records(out: Path) -> tuple[dict, list[dict]]:
     return results.read_run(path)
 
 
+def test_a_model_that_aborts_an_in_process_lane_gets_its_culprit(tmp_path):
+    """``tflite-ref`` runs in the pytest worker, which a LiteRT abort kills; the controller still names the op that
+    crashes the lane, bisecting in a worker of its own (the collapsed classifier's SOFTMAX on BUILTIN_REF)."""
+    from tests.test_cpu_findings import collapsed_classifier
+
+    path = tmp_path / "collapsed.tflite"
+    path.write_bytes(collapsed_classifier()[0])
+    out = tmp_path / "r"
+    output = _finish(_cli(out, "--model", str(path), "--lanes", "tflite-ref,tflite-builtin", "--no-timing"))
+    by_lane = {r["lane"]: r for r in _records(out)[1]}
+    crash = by_lane["tflite-ref"]
+    assert crash["outcome"] == "crash" and "SIGABRT" in crash["reason"], output[-3000:]
+    assert crash["culprit"]["found"] and crash["culprit"]["op"] == "SOFTMAX" and crash["culprit"]["how"] == "crash"
+    assert by_lane["tflite-builtin"]["outcome"] != "crash"
+
+
 def test_segfault_abort_hang_and_corrupt_models_each_cost_one_case(tmp_path):
     out = tmp_path / "crash"
     output = _finish(_cli(out, "--ops", "relu", "--limit", "1", "--lanes", CRASH_LANES, "--timeout", "3",

@@ -270,8 +270,12 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_handlecrashitem(crashitem, report, sched):
-    """xdist controller: a worker died running ``crashitem``; record that case as ``crash``."""
+    """xdist controller: a worker died running ``crashitem``; record that case as ``crash``, and for a whole model the
+    op that crashes the lane (:func:`tfparity.models.check.find_culprit`: it bisects in a worker of its own)."""
     from tfparity.check import base_record
+    from tfparity.lanes import LANES
+    from tfparity.models.check import find_culprit
+    from tfparity.models.spec import ModelSpec
 
     config = report.node.config
     case_id, lane = isolation.split_test_id(crashitem, config.tfparity_lanes)
@@ -280,7 +284,10 @@ def pytest_handlecrashitem(crashitem, report, sched):
                 if c.id == case_id)
     reason = isolation.crash_reason(isolation.exit_status(report.node), config.getoption("case_timeout"))
     writer = _writer(config)
-    writer.write({**base_record(case, lane, writer.run_id), "outcome": "crash", "reason": reason})
+    record = {**base_record(case, lane, writer.run_id), "outcome": "crash", "reason": reason}
+    if isinstance(case.op, ModelSpec) and lane in LANES:
+        find_culprit(record, case, LANES[lane], threads(config))
+    writer.write(record)
     report.longrepr = f"crash: {reason} ({report.longrepr})"
 
 

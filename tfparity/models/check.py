@@ -69,18 +69,20 @@ def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availa
         record.update(outcome="crash", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of this model is recorded, the run goes on
         record.update(outcome="error", reason=_one_line(exc), traceback=traceback.format_exc(limit=8))
-    if record["outcome"] in BISECTED and not case.op.pipeline and availability[0]:
-        _bisect(record, case, lanes_module.LANES[lane], threads)
+    if availability[0]:
+        find_culprit(record, case, lanes_module.LANES[lane], threads)
     record["duration_s"] = time.perf_counter() - started
     return record
 
 
-def _bisect(record, case, lane, threads):
-    """``culprit``: the op that makes ``lane`` diverge or crash on the model (:mod:`tfparity.models.bisect`), for
-    lanes that run a .tflite in a worker; a bisection that cannot run says why."""
+def find_culprit(record, case, lane, threads):
+    """``culprit``: the op that makes ``lane`` diverge or crash on the model (:mod:`tfparity.models.bisect`), for a
+    record whose outcome is one of :data:`BISECTED`, of a model (not a pipeline) on a lane that runs a .tflite in a
+    worker; a bisection that cannot run says why. Also called by the run's controller for a crash that killed the
+    pytest worker itself (an in-process lane), where ``check_model`` never returned."""
     from tfparity.models.bisect import culprit
 
-    if lane.isolated() is None:
+    if record["outcome"] not in BISECTED or case.op.pipeline or lane.isolated() is None:
         return
     try:
         model = model_bytes(case, lane.mode)
