@@ -41,9 +41,14 @@ def exit_status(worker) -> int | None:
         return None
 
 
+def timed_out(status: int | None) -> bool:
+    """Whether the worker was ended by the per-case time limit (SIGALRM), not by a crash of its own."""
+    return status == -signal.SIGALRM
+
+
 def crash_reason(status: int | None, limit_s: float) -> str:
     """One line for a ``crash`` record from the worker's exit status."""
-    if status == -signal.SIGALRM:
+    if timed_out(status):
         return f"exceeded the per-case time limit of {limit_s:g} s; its worker process was ended"
     if status is not None and status < 0:
         return f"worker process killed by {signal.Signals(-status).name}"

@@ -271,7 +271,8 @@ def pytest_xdist_node_collection_finished(node, ids):
 @pytest.hookimpl(optionalhook=True)
 def pytest_handlecrashitem(crashitem, report, sched):
     """xdist controller: a worker died running ``crashitem``; record that case as ``crash``, and for a whole model the
-    op that crashes the lane (:func:`tfparity.models.check.find_culprit`: it bisects in a worker of its own)."""
+    op that crashes the lane (:func:`tfparity.models.check.find_culprit`: it bisects in a worker of its own; not
+    after the time limit, which no case limit would bound here)."""
     from tfparity.check import base_record
     from tfparity.lanes import LANES
     from tfparity.models.check import find_culprit
@@ -282,10 +283,11 @@ def pytest_handlecrashitem(crashitem, report, sched):
     op = case_id.split("[", 1)[0]
     case = next(c for c in registries.select("all", config.getoption("profile"), config.getoption("seed"), [op])
                 if c.id == case_id)
-    reason = isolation.crash_reason(isolation.exit_status(report.node), config.getoption("case_timeout"))
+    status = isolation.exit_status(report.node)
+    reason = isolation.crash_reason(status, config.getoption("case_timeout"))
     writer = _writer(config)
     record = {**base_record(case, lane, writer.run_id), "outcome": "crash", "reason": reason}
-    if isinstance(case.op, ModelSpec) and lane in LANES:
+    if isinstance(case.op, ModelSpec) and lane in LANES and not isolation.timed_out(status):
         find_culprit(record, case, LANES[lane], threads(config))
     writer.write(record)
     report.longrepr = f"crash: {reason} ({report.longrepr})"
