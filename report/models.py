@@ -69,12 +69,15 @@ def _lane_rows(rows: pd.DataFrame, metric: str, software: set[str]) -> list[dict
 
 
 def _culprit(row) -> dict | None:
-    """The record's ``culprit`` (flattened one level into ``culprit.*`` columns), or None."""
+    """The record's ``culprit`` (flattened one level into ``culprit.*`` columns), or None. Its counts come back as
+    integers: a column that some record lacks holds floats (4.0)."""
     found = field(row, "culprit.found")
     if found is None:
         return None
     keys = ("found", "index", "op", "how", "detail", "alone", "runs", "reason")
-    return {key: field(row, f"culprit.{key}") for key in keys}
+    culprit = {key: field(row, f"culprit.{key}") for key in keys}
+    return {key: int(value) if key in ("index", "runs") and value is not None else value
+            for key, value in culprit.items()}
 
 
 def _stages(counts: dict | None) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from report.build import build
 from tfparity import results
 from tfparity.sharding import in_shard, parse_shard
 
@@ -52,8 +53,11 @@ def test_a_model_that_aborts_an_in_process_lane_gets_its_culprit(tmp_path):
     by_lane = {r["lane"]: r for r in _records(out)[1]}
     crash = by_lane["tflite-ref"]
     assert crash["outcome"] == "crash" and "SIGABRT" in crash["reason"], output[-3000:]
-    assert crash["culprit"]["found"] and crash["culprit"]["op"] == "SOFTMAX" and crash["culprit"]["how"] == "crash"
+    culprit = crash["culprit"]
+    assert culprit["found"] and culprit["op"] == "SOFTMAX" and culprit["how"] == "crash"
     assert by_lane["tflite-builtin"]["outcome"] != "crash"
+    page = (build(out, out / "report") / "models" / f"{crash['model']['page']}.html").read_text()
+    assert f"culprit #{culprit['index']} SOFTMAX (crash, alone too; {culprit['runs']} runs)" in page
 
 
 def test_segfault_abort_hang_and_corrupt_models_each_cost_one_case(tmp_path):

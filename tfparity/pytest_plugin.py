@@ -270,12 +270,13 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_handlecrashitem(crashitem, report, sched):
-    """xdist controller: a worker died running ``crashitem``; record that case as ``crash``, and for a whole model the
-    op that crashes the lane (:func:`tfparity.models.check.find_culprit`: it bisects in a worker of its own; not
-    after the time limit, which no case limit would bound here)."""
+    """xdist controller: a worker died running ``crashitem``; record that case as ``crash``. A whole model's record
+    keeps its ``model`` field (its page shows it) and names the op that crashes the lane
+    (:func:`tfparity.models.check.find_culprit`, bisecting in a worker of its own; not after the time limit, which no
+    case limit would bound here)."""
     from tfparity.check import base_record
     from tfparity.lanes import LANES
-    from tfparity.models.check import find_culprit
+    from tfparity.models.check import find_culprit, model_record
     from tfparity.models.spec import ModelSpec
 
     config = report.node.config
@@ -286,8 +287,10 @@ def pytest_handlecrashitem(crashitem, report, sched):
     status = isolation.exit_status(report.node)
     reason = isolation.crash_reason(status, config.getoption("case_timeout"))
     writer = _writer(config)
-    record = {**base_record(case, lane, writer.run_id), "outcome": "crash", "reason": reason}
-    if isinstance(case.op, ModelSpec) and lane in LANES and not isolation.timed_out(status):
+    model = isinstance(case.op, ModelSpec)
+    record = {**(model_record if model else base_record)(case, lane, writer.run_id), "outcome": "crash",
+              "reason": reason}
+    if model and lane in LANES and not isolation.timed_out(status):
         find_culprit(record, case, LANES[lane], threads(config))
     writer.write(record)
     report.longrepr = f"crash: {reason} ({report.longrepr})"

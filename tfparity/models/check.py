@@ -54,9 +54,7 @@ def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availa
     """One model on one lane (see the module doc); ``lifecycle``: the thread counts whose lifecycle is measured, each
     in a fresh worker (``--threads 1,2``, or the full profile's one count; none: not measured)."""
     started = time.perf_counter()
-    record = base_record(case, lane, run_id)
-    record["model"] = {"name": case.op.name, "source": case.op.source, "budget": list(case.op.budget),
-                       "page": case.op.page or case.op.name}
+    record = model_record(case, lane, run_id)
     try:
         _evaluate(record, case, lane, benchmark, threads, availability, lifecycle)
     except lanes_module.Refused as exc:  # the lane's converter or runtime declined it
@@ -73,6 +71,14 @@ def check_model(case, lane: str, *, benchmark, run_id: str, threads: int, availa
         find_culprit(record, case, lanes_module.LANES[lane], threads)
     record["duration_s"] = time.perf_counter() - started
     return record
+
+
+def model_record(case, lane: str, run_id: str) -> dict:
+    """A model case's record before it runs: the common fields and ``model`` (name, source, budget, the report page
+    it is drawn on)."""
+    return {**base_record(case, lane, run_id),
+            "model": {"name": case.op.name, "source": case.op.source, "budget": list(case.op.budget),
+                      "page": case.op.page or case.op.name}}
 
 
 def find_culprit(record, case, lane, threads):
